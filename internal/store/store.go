@@ -1,0 +1,125 @@
+// Package store keeps ttpgate's state: landed deliveries, the ledger, staging
+// files, feedback reports and outputs. Every implementation (the local
+// filesystem here, S3 later) satisfies the contract written on [Store] and
+// proves it by passing the conformance suite in package storetest.
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"time"
+)
+
+// Sentinel errors of the contract. Implementations return errors for which
+// errors.Is reports one of these; callers branch on them.
+var (
+	// ErrNotExist: the key does not exist.
+	ErrNotExist = errors.New("store: key does not exist")
+	// ErrExist: Create found the key already present.
+	ErrExist = errors.New("store: key already exists")
+	// ErrInvalidKey: the key breaks the key rules of ValidateKey.
+	ErrInvalidKey = errors.New("store: invalid key")
+)
+
+// Info describes one stored object.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Store is the small interface every backend implements. Keys are
+// slash-separated paths validated by ValidateKey; an invalid key yields
+// ErrInvalidKey and touches nothing.
+type Store interface {
+	// Put stores the bytes of r under key, replacing any object there.
+	// The object becomes visible only when r is read to EOF without error:
+	// readers see the old object or the complete new one, never a part.
+	// When r fails or ctx ends, nothing is stored and no leftover remains.
+	Put(ctx context.Context, key string, r io.Reader) error
+
+	// Create is Put that succeeds only if key does not exist yet
+	// (create-if-absent). When it exists, Create returns ErrExist and the
+	// existing object is unchanged. Of concurrent Creates of one key exactly
+	// one succeeds.
+	Create(ctx context.Context, key string, r io.Reader) error
+
+	// Get opens the object for streaming reads. ErrNotExist if absent.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+
+	// Stat describes the object. ErrNotExist if absent.
+	Stat(ctx context.Context, key string) (Info, error)
+
+	// List yields the objects whose key starts with prefix (a plain string
+	// prefix, not only at a slash), in ascending byte order of key. The
+	// prefix "" lists everything. Objects still being written never appear.
+	List(ctx context.Context, prefix string) iter.Seq2[Info, error]
+
+	// Delete removes the object. Deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// MaxKeyLen bounds the length of a key in bytes.
+const MaxKeyLen = 1024
+
+// ValidateKey reports whether key is acceptable to every backend: 1 to
+// MaxKeyLen bytes of valid UTF-8 without control characters or backslashes,
+// segments separated by single slashes, no empty, "." or ".." segment, no
+// leading or trailing slash, and no segment starting with ".tmp" (reserved
+// for backends' temporary files).
+func ValidateKey(key string) error {
+	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, why) }
+	if key == "" {
+		return bad("empty")
+	}
+	if len(key) > MaxKeyLen {
+		return bad("too long")
+	}
+	for _, r := range key {
+		switch {
+		case r == '\\':
+			return bad("backslash")
+		case r < 0x20 || r == 0x7f || r == 0xfffd:
+			return bad("control or invalid character")
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch {
+		case seg == "":
+			return bad("empty segment")
+		case seg == "." || seg == "..":
+			return bad("dot segment")
+		case strings.HasPrefix(seg, ".tmp"):
+			return bad("reserved segment")
+		}
+	}
+	return nil
+}
+
+// PutBytes is a convenience for small objects.
+func PutBytes(ctx context.Context, s Store, key string, b []byte) error {
+	return s.Put(ctx, key, bytes.NewReader(b))
+}
+
+// ReadAll reads a small object whole, up to limit bytes (an object larger
+// than limit is an error, not a silent truncation).
+func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, error) {
+	rc, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", key, limit)
+	}
+	return b, nil
+}
