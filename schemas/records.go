@@ -15,9 +15,9 @@ type ROMRow struct {
 	Prestatie    string // "" when absent
 	RedenEinde   string // "" when absent
 	// Measurement; all empty/nil for a trajectory row without one.
-	Instrument string  // canonical code from the instrument table, e.g. "OQ-45"
-	Schaal     string  // lower case; "totaal" by default when a measurement is present
-	Meetmoment string  // "voor", "tussen", "na"
+	Instrument string // canonical code from the instrument table, e.g. "OQ-45"
+	Schaal     string // lower case; "totaal" by default when a measurement is present
+	Meetmoment string // "voor", "tussen", "na"
 	Meetdatum  *Date
 	Score      *float64
 }
@@ -62,14 +62,14 @@ type LVR1Row struct {
 // Scale, Moment, Date) once, sorted by identity.
 type ROMStaged struct {
 	Organisation string   `parquet:"organisation,dict"`
-	Traject      string   `parquet:"traject"`    // pseudonym of (organisation, traject_id)
+	Traject      string   `parquet:"traject"`         // pseudonym of (organisation, traject_id)
 	Instrument   string   `parquet:"instrument,dict"` // "" for a trajectory row without measurement
 	Scale        string   `parquet:"scale,dict"`
 	Moment       string   `parquet:"moment,dict"`
 	Date         *int32   `parquet:"date,optional,date"` // meetdatum
 	Score        *float64 `parquet:"score,optional"`
-	Client       string   `parquet:"client"`         // pseudonym of (organisation, client_id)
-	BSN          *string  `parquet:"bsn,optional"`   // pseudonym of the BSN
+	Client       string   `parquet:"client"`       // pseudonym of (organisation, client_id)
+	BSN          *string  `parquet:"bsn,optional"` // pseudonym of the BSN
 	BirthYear    *int32   `parquet:"birth_year,optional"`
 	Sex          *string  `parquet:"sex,optional,dict"`
 	Start        int32    `parquet:"traject_start,date"`

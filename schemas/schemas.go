@@ -63,21 +63,21 @@ type Code string
 
 // Row-level codes.
 const (
-	CodeMissingValue    Code = "missing_value"    // a required value is empty
-	CodeInvalidDate     Code = "invalid_date"     // not a date in a supported format
-	CodeInvalidNumber   Code = "invalid_number"   // not a number
-	CodeOutOfRange      Code = "out_of_range"     // a number outside its allowed range
-	CodeInvalidCode     Code = "invalid_code"     // not one of the allowed codes
-	CodeTooLong         Code = "too_long"         // text longer than allowed
-	CodeInvalidFormat   Code = "invalid_format"   // wrong shape (e.g. AGB not 8 digits, postcode)
-	CodeBSNElfproef     Code = "bsn_elfproef"     // warning: BSN fails the elfproef; left out
-	CodeBSNPadded       Code = "bsn_padded"       // warning: 8-digit BSN padded with a leading 0
-	CodeDateOrder       Code = "date_order"       // traject_eind before traject_start
+	CodeMissingValue    Code = "missing_value"          // a required value is empty
+	CodeInvalidDate     Code = "invalid_date"           // not a date in a supported format
+	CodeInvalidNumber   Code = "invalid_number"         // not a number
+	CodeOutOfRange      Code = "out_of_range"           // a number outside its allowed range
+	CodeInvalidCode     Code = "invalid_code"           // not one of the allowed codes
+	CodeTooLong         Code = "too_long"               // text longer than allowed
+	CodeInvalidFormat   Code = "invalid_format"         // wrong shape (e.g. AGB not 8 digits, postcode)
+	CodeBSNElfproef     Code = "bsn_elfproef"           // warning: BSN fails the elfproef; left out
+	CodeBSNPadded       Code = "bsn_padded"             // warning: 8-digit BSN padded with a leading 0
+	CodeDateOrder       Code = "date_order"             // traject_eind before traject_start
 	CodeIncomplete      Code = "incomplete_measurement" // some but not all measurement fields
-	CodeUnknownColumn   Code = "unknown_column"   // warning: column ignored
-	CodeWrongFieldCount Code = "wrong_field_count" // row has more or fewer fields than the header
-	CodeInconsistent    Code = "inconsistent"     // a value contradicts another (kindvolgnummer > aantal_kinderen)
-	CodeDuplicateRecord Code = "duplicate_record" // warning: same identity earlier in the file; the later row wins
+	CodeUnknownColumn   Code = "unknown_column"         // warning: column ignored
+	CodeWrongFieldCount Code = "wrong_field_count"      // row has more or fewer fields than the header
+	CodeInconsistent    Code = "inconsistent"           // a value contradicts another (kindvolgnummer > aantal_kinderen)
+	CodeDuplicateRecord Code = "duplicate_record"       // warning: same identity earlier in the file; the later row wins
 )
 
 // Message returns the fixed human message of c.
@@ -117,6 +117,12 @@ const (
 	ReasonMissingColumn          Reason = "missing_column"
 	ReasonOrganisationNotAllowed Reason = "organisation_not_allowed"
 	ReasonNoValidRows            Reason = "no_valid_rows"
+	// ReasonDuplicateColumn: the header names a known column twice, so
+	// which value counts would be a guess. Columns names it.
+	ReasonDuplicateColumn Reason = "duplicate_column"
+	// ReasonTooManyColumns: the header has more columns than any extract
+	// (the reader's bound, 64).
+	ReasonTooManyColumns Reason = "too_many_columns"
 )
 
 // FileError rejects a file as a whole. Columns names missing columns where

@@ -30,10 +30,15 @@ type Store struct {
 // S3Store configures the S3 backend. Credentials come from environment
 // variables named here, never from the file.
 type S3Store struct {
-	Endpoint     string `yaml:"endpoint"`
-	Bucket       string `yaml:"bucket"`
-	Region       string `yaml:"region"`
-	Secure       *bool  `yaml:"secure"`
+	// Endpoint is host or host:port, without scheme ("127.0.0.1:9000").
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	// Region defaults to eu-west-1.
+	Region string `yaml:"region"`
+	// Secure selects HTTPS (default true).
+	Secure *bool `yaml:"secure"`
+	// AccessKeyEnv and SecretKeyEnv name the environment variables that
+	// hold the credentials.
 	AccessKeyEnv string `yaml:"access_key_env"`
 	SecretKeyEnv string `yaml:"secret_key_env"`
 	// PartSize is the multipart part size in bytes (default 16 MiB).
@@ -53,21 +58,30 @@ type Gateway struct {
 
 // SFTP configures the SFTP listener.
 type SFTP struct {
-	Listen   string   `yaml:"listen"`
+	// Listen is the address, host:port. Validate checks it when it is set;
+	// a command that needs the listener requires it.
+	Listen string `yaml:"listen"`
+	// HostKeys are private key files; at least one when Listen is set.
 	HostKeys []string `yaml:"host_keys"`
 }
 
 // S3 configures the S3-compatible HTTPS endpoint.
 type S3 struct {
-	Listen           string `yaml:"listen"`
-	TLSCert          string `yaml:"tls_cert"`
-	TLSKey           string `yaml:"tls_key"`
-	Region           string `yaml:"region"`
+	// Listen is the address, host:port, checked as SFTP.Listen is; when it
+	// is set, TLSCert, TLSKey and CredentialSecret are required.
+	Listen  string `yaml:"listen"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Region is the region clients sign for (default eu-west-1).
+	Region string `yaml:"region"`
+	// CredentialSecret is the file of the secret from which the tenants'
+	// S3 secret keys are derived.
 	CredentialSecret string `yaml:"credential_secret"`
 }
 
 // Admin configures the admin listener (/healthz, /metrics).
 type Admin struct {
+	// Listen is the address, host:port, checked as SFTP.Listen is.
 	Listen string `yaml:"listen"`
 }
 
@@ -83,9 +97,12 @@ type Limits struct {
 
 // Processor configures `ttpgate process`.
 type Processor struct {
+	// AgeIdentities are the age identity files (at least one).
 	AgeIdentities []string `yaml:"age_identities"`
-	OpenPGPKeys   []string `yaml:"openpgp_keys"`
-	PseudonymKey  string   `yaml:"pseudonym_key"`
+	// OpenPGPKeys are armoured OpenPGP private key files.
+	OpenPGPKeys []string `yaml:"openpgp_keys"`
+	// PseudonymKey is the pseudonymisation key file (required).
+	PseudonymKey string `yaml:"pseudonym_key"`
 	// MinCell is the smallest count that may be published (default 10).
 	MinCell int `yaml:"min_cell"`
 	// Windows of the ROM pre and post measurements, in days (defaults 90/21
@@ -100,7 +117,9 @@ type Processor struct {
 	ClaimTimeout Duration `yaml:"claim_timeout"`
 }
 
-// Instrument holds the parameters of one ROM instrument and scale.
+// Instrument holds the parameters of one ROM instrument and scale. Code is
+// required, Min must be less than Max and ReliableChange positive; a (Code,
+// Scale) pair may appear once.
 type Instrument struct {
 	Code           string  `yaml:"code"`
 	Scale          string  `yaml:"scale"`
@@ -114,17 +133,25 @@ type Instrument struct {
 
 // Tenant is one party that delivers files.
 type Tenant struct {
-	// ID is the SFTP user name and the S3 bucket name.
+	// ID is the SFTP user name and the S3 bucket name: 3 to 63 lowercase
+	// letters, digits and hyphens, starting and ending with a letter or
+	// digit.
 	ID   string `yaml:"id"`
 	Name string `yaml:"name"`
 	// Datasets the tenant may deliver: "rom", "lvr1".
 	Datasets []string `yaml:"datasets"`
 	// Organisations are the AGB codes (8 digits) it may deliver for.
 	Organisations []string `yaml:"organisations"`
-	// VSVs it may deliver for (lvr1).
-	VSVs        []string `yaml:"vsvs"`
-	SSHKeys     []string `yaml:"ssh_keys"`
-	S3AccessKey string   `yaml:"s3_access_key"`
+	// VSVs it may deliver for (lvr1): codes of 1 to 16 letters, digits
+	// and hyphens, compared without regard to case. A tenant that
+	// delivers lvr1 needs at least one.
+	VSVs []string `yaml:"vsvs"`
+	// SSHKeys are public keys in authorized_keys form, one key an item,
+	// without options; DSA and RSA below 2048 bits are refused.
+	SSHKeys []string `yaml:"ssh_keys"`
+	// S3AccessKey is the tenant's S3 access key id: 8 to 64 characters
+	// A-Z and 0-9, unique across tenants. Empty: no S3 access.
+	S3AccessKey string `yaml:"s3_access_key"`
 }
 
 // ByteSize is a size in bytes written as 1024, "20GiB", "512MiB", "10MB".

@@ -13,6 +13,8 @@ import (
 	"iter"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors of the contract. Implementations return errors for which
@@ -36,6 +38,14 @@ type Info struct {
 // Store is the small interface every backend implements. Keys are
 // slash-separated paths validated by ValidateKey; an invalid key yields
 // ErrInvalidKey and touches nothing.
+//
+// A key cannot also be a folder of other keys: while "a/b" exists, "a/b/c"
+// cannot be stored, and the other way round. Filesystem-backed stores (the
+// local store, MinIO) cannot hold both, so Put and Create fail in that case
+// with an error that is none of the sentinels, and callers must lay out
+// their keys so it never happens (the store layout in DESIGN.md does). A
+// folder is not an object: Get and Stat of "a" while only "a/b" exists
+// report ErrNotExist, and Delete of "a" deletes nothing.
 type Store interface {
 	// Put stores the bytes of r under key, replacing any object there.
 	// The object becomes visible only when r is read to EOF without error:
@@ -67,11 +77,17 @@ type Store interface {
 // MaxKeyLen bounds the length of a key in bytes.
 const MaxKeyLen = 1024
 
+// maxSegmentLen bounds one segment of a key in bytes: filesystems (and so
+// the local store and MinIO) refuse longer file names.
+const maxSegmentLen = 255
+
 // ValidateKey reports whether key is acceptable to every backend: 1 to
 // MaxKeyLen bytes of valid UTF-8 without control characters or backslashes,
-// segments separated by single slashes, no empty, "." or ".." segment, no
-// leading or trailing slash, and no segment starting with ".tmp" (reserved
-// for backends' temporary files).
+// segments of at most 255 bytes separated by single slashes, no empty, "."
+// or ".." segment, no leading or trailing slash, and no segment starting
+// with ".tmp" in any letter case (reserved for backends' temporary files;
+// any case, because the local store may sit on a case-insensitive
+// filesystem).
 func ValidateKey(key string) error {
 	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, why) }
 	if key == "" {
@@ -80,12 +96,15 @@ func ValidateKey(key string) error {
 	if len(key) > MaxKeyLen {
 		return bad("too long")
 	}
+	if !utf8.ValidString(key) {
+		return bad("invalid UTF-8")
+	}
 	for _, r := range key {
 		switch {
 		case r == '\\':
 			return bad("backslash")
-		case r < 0x20 || r == 0x7f || r == 0xfffd:
-			return bad("control or invalid character")
+		case unicode.IsControl(r):
+			return bad("control character")
 		}
 	}
 	for seg := range strings.SplitSeq(key, "/") {
@@ -94,7 +113,9 @@ func ValidateKey(key string) error {
 			return bad("empty segment")
 		case seg == "." || seg == "..":
 			return bad("dot segment")
-		case strings.HasPrefix(seg, ".tmp"):
+		case len(seg) > maxSegmentLen:
+			return bad("segment too long")
+		case len(seg) >= 4 && strings.EqualFold(seg[:4], ".tmp"):
 			return bad("reserved segment")
 		}
 	}

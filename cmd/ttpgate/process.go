@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/ttpgate/ttpgate/internal/config"
+	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/internal/store"
+	"github.com/ttpgate/ttpgate/processor"
+)
+
+func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("process", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	p, err := newProcessor(cfg, st, stderr)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, err := p.Run(ctx)
+	if err != nil {
+		return err
+	}
+	printSummary(stdout, sum, time.Since(start))
+	return nil
+}
+
+func printSummary(w io.Writer, s processor.Summary, took time.Duration) {
+	fmt.Fprintf(w, "processed %d deliveries in %s: %d accepted, %d accepted with warnings, %d duplicate, %d rejected",
+		s.Processed, took.Round(time.Millisecond), s.Accepted, s.AcceptedWithWarnings, s.Duplicate, s.Rejected)
+	if s.SkippedClaimed > 0 {
+		fmt.Fprintf(w, " (%d claimed by another processor)", s.SkippedClaimed)
+	}
+	fmt.Fprintf(w, "\noutputs: %d written, %d unchanged, %d removed\n", len(s.OutputsWritten), s.OutputsUnchanged, len(s.OutputsRemoved))
+	for _, k := range s.OutputsWritten {
+		fmt.Fprintf(w, "  wrote   %s\n", k)
+	}
+	for _, k := range s.OutputsRemoved {
+		fmt.Fprintf(w, "  removed %s\n", k)
+	}
+}
+
+func cmdDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("deliver", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	tenant := fs.String("tenant", "", "tenant id the files are delivered for (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *tenant == "" || fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: ttpgate deliver --config FILE --tenant T FILE...")
+		return errUsage
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	if _, ok := cfg.Tenant(*tenant); !ok {
+		return fmt.Errorf("unknown tenant %q", *tenant)
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, name := range fs.Args() {
+		m, err := deliverFile(ctx, st, cfg, *tenant, name)
+		if err != nil {
+			fmt.Fprintf(stderr, "ttpgate: %s: refused: %v\n", name, err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%d bytes\tsha256 %s\n", m.ID, m.FileName, m.Size, m.SHA256)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files refused", failed, fs.NArg())
+	}
+	return nil
+}
+
+func deliverFile(ctx context.Context, st store.Store, cfg *config.Config, tenant, name string) (delivery.Meta, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return delivery.Meta{}, err
+	}
+	defer f.Close()
+	return delivery.Commit(ctx, st, delivery.Upload{
+		Tenant: tenant, Channel: delivery.ChannelCLI, FileName: filepath.Base(name),
+		MaxSize: int64(cfg.Gateway.Limits.MaxFileSize),
+	}, f)
+}
+
+func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "list" {
+		fmt.Fprintln(stderr, "usage: ttpgate deliveries list [--config FILE] [--tenant T] [--since DATE]")
+		return errUsage
+	}
+	fs := newFlags("deliveries list", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	tenant := fs.String("tenant", "", "only this tenant")
+	since := fs.String("since", "", "only deliveries received on or after this date (YYYY-MM-DD) or time (RFC 3339)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	var from time.Time
+	if *since != "" {
+		t, err := time.Parse(time.DateOnly, *since)
+		if err != nil {
+			t, err = time.Parse(time.RFC3339, *since)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ttpgate: --since %q is not a date (YYYY-MM-DD) or RFC 3339 time\n", *since)
+			return errUsage
+		}
+		from = t
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	metas, err := delivery.List(ctx, st)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(metas, func(a, b delivery.Meta) int { return compare(a.ID, b.ID) })
+	statuses, err := processor.Statuses(ctx, st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-29s  %-20s  %-7s  %-12s  %-22s  %s\n", "DELIVERY", "RECEIVED", "CHANNEL", "TENANT", "STATUS", "FILE")
+	for _, m := range metas {
+		if (*tenant != "" && m.Tenant != *tenant) || m.ReceivedAt.Before(from) {
+			continue
+		}
+		status := "pending"
+		if e, ok := statuses[m.ID]; ok {
+			status = e.Status
+			if e.Status == "" {
+				status = "processing"
+			}
+			if e.Reason != "" {
+				status += " (" + e.Reason + ")"
+			}
+		}
+		fmt.Fprintf(stdout, "%-29s  %-20s  %-7s  %-12s  %-22s  %s\n", m.ID, m.ReceivedAt.UTC().Format(time.RFC3339), m.Channel, m.Tenant, status, m.FileName)
+	}
+	return nil
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmdTenants(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "check") {
+		fmt.Fprintln(stderr, "usage: ttpgate tenants list|check [--config FILE]")
+		return errUsage
+	}
+	fs := newFlags("tenants "+args[0], stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	if args[0] == "check" {
+		fmt.Fprintf(stdout, "%s: configuration valid, %d tenants\n", cfg.Path, len(cfg.Tenants))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%-20s  %-10s  %-5s  %-5s  %s\n", "TENANT", "DATASETS", "ORGS", "VSVS", "NAME")
+	for _, t := range cfg.Tenants {
+		fmt.Fprintf(stdout, "%-20s  %-10s  %-5d  %-5d  %s\n", t.ID, fmt.Sprint(t.Datasets), len(t.Organisations), len(t.VSVs), t.Name)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+// Package crypto holds what ttpgate needs of cryptography: recognising an
+// encrypted upload by its first bytes, decrypting age files, reading key files
+// that only their owner may read, keyed-hash pseudonyms, the BSN elfproef, and
+// generating a deployment's keys.
+//
+// It knows no CSV and never logs: errors carry no key material and no value
+// from a decrypted file.
+package crypto
+
+import "bytes"
+
+// Format is the encryption format of a file, as told by its first bytes.
+type Format int
+
+const (
+	// FormatUnknown is anything that is not recognisably encrypted,
+	// including plaintext, an empty file and an OpenPGP message that is
+	// signed or compressed but not encrypted.
+	FormatUnknown Format = iota
+	// FormatAge is an age v1 file, binary or ASCII-armoured.
+	FormatAge
+	// FormatOpenPGP is an encrypted OpenPGP message, binary or
+	// ASCII-armoured.
+	FormatOpenPGP
+)
+
+// String returns "unknown", "age" or "openpgp"; the names are stored in
+// delivery metadata, so they do not change.
+func (f Format) String() string {
+	switch f {
+	case FormatAge:
+		return "age"
+	case FormatOpenPGP:
+		return "openpgp"
+	default:
+		return "unknown"
+	}
+}
+
+// SniffLen is how many leading bytes DetectFormat needs to decide. Fewer
+// (a shorter file) are fine: it then decides on what there is.
+const SniffLen = 64
+
+const (
+	ageIntro       = "age-encryption.org/v1\n"
+	ageArmorHeader = "-----BEGIN AGE ENCRYPTED FILE-----"
+	pgpArmorHeader = "-----BEGIN PGP MESSAGE-----"
+)
+
+// DetectFormat tells from the first bytes of a file (up to SniffLen) whether
+// it is an age file, an encrypted OpenPGP message, or neither. The gateway
+// refuses uploads for which it returns FormatUnknown, so that plaintext
+// never rests in a drop-zone; the processor uses it to pick a decrypter.
+//
+// It recognises:
+//   - age, binary: the intro line "age-encryption.org/v1\n".
+//   - age, armoured: "-----BEGIN AGE ENCRYPTED FILE-----", after optional
+//     leading whitespace (age accepts blank lines before it).
+//   - OpenPGP, armoured: "-----BEGIN PGP MESSAGE-----", after optional
+//     leading whitespace. The armoured content is not looked into: the same
+//     armour line also wraps a message that is only signed; the decrypter
+//     finds that out. ("-----BEGIN PGP SIGNED MESSAGE-----", a cleartext
+//     signature, is plaintext and not recognised.)
+//   - OpenPGP, binary: see isOpenPGPEncrypted.
+//
+// A positive answer means "looks encrypted", not "is a valid file":
+// decrypting still authenticates everything.
+func DetectFormat(head []byte) Format {
+	if len(head) > SniffLen {
+		head = head[:SniffLen]
+	}
+	if bytes.HasPrefix(head, []byte(ageIntro)) {
+		return FormatAge
+	}
+	if isOpenPGPEncrypted(head) {
+		return FormatOpenPGP
+	}
+	text := bytes.TrimLeft(head, " \t\r\n")
+	switch {
+	case hasArmorLine(text, ageArmorHeader):
+		return FormatAge
+	case hasArmorLine(text, pgpArmorHeader):
+		return FormatOpenPGP
+	}
+	return FormatUnknown
+}
+
+// isAgeArmored reports whether head starts an ASCII-armoured age file.
+func isAgeArmored(head []byte) bool {
+	return hasArmorLine(bytes.TrimLeft(head, " \t\r\n"), ageArmorHeader)
+}
+
+// hasArmorLine reports whether text starts with the armour line, ended by a
+// line end or by the end of what was sniffed.
+func hasArmorLine(text []byte, line string) bool {
+	rest, ok := bytes.CutPrefix(text, []byte(line))
+	return ok && (len(rest) == 0 || rest[0] == '\n' || rest[0] == '\r')
+}
+
+// OpenPGP packet tags (RFC 9580 §5) that can start an encrypted message
+// (RFC 9580 §10.3: an optional sequence of session-key packets, then one
+// encrypted-data packet).
+const (
+	tagPKESK = 1  // Public-Key Encrypted Session Key
+	tagSKESK = 3  // Symmetric-Key Encrypted Session Key (passphrase)
+	tagSED   = 9  // Symmetrically Encrypted Data (legacy, no integrity check)
+	tagSEIPD = 18 // Symmetrically Encrypted and Integrity Protected Data
+	tagAEAD  = 20 // OCB Encrypted Data (LibrePGP; written by GnuPG ≥ 2.3)
+)
+
+// isOpenPGPEncrypted reports whether head starts with a binary OpenPGP packet
+// that begins an encrypted message.
+//
+// The first byte of a packet has bit 7 set. In the old format (bit 6 clear)
+// the tag is bits 5–2 and bits 1–0 give the length encoding; in the new
+// format (bit 6 set) the tag is bits 5–0 and the length follows in one, two
+// or five octets, or as a partial length. Only the tags that can start an
+// encrypted message are accepted: PKESK (1), SKESK (3), and a message with
+// no session-key packet, which starts directly with encrypted data (9, 18,
+// 20). The version octet after the length must be one the packet type has
+// (PKESK 3 or 6, SKESK 4, 5 or 6, SEIPD 1 or 2, OCB 1), so random binary
+// with a high first byte is not taken for OpenPGP.
+//
+// Deliberately not accepted:
+//   - Compressed Data (8): a compressed message is not encrypted. It is what
+//     `gpg --sign` writes (one-pass signature, literal data and signature,
+//     compressed), readable by anyone; encrypted messages only contain
+//     compressed data inside the encrypted packet.
+//   - Literal Data (11), One-Pass Signature (4), Signature (2): plaintext.
+//   - Marker (10): obsolete; a message that starts with one is refused.
+func isOpenPGPEncrypted(head []byte) bool {
+	if len(head) < 2 || head[0]&0x80 == 0 {
+		return false
+	}
+	var tag, hdrLen int
+	partial := false
+	if head[0]&0x40 == 0 { // old format
+		tag = int(head[0]>>2) & 0x0f
+		switch head[0] & 0x03 {
+		case 0:
+			hdrLen = 2
+		case 1:
+			hdrLen = 3
+		case 2:
+			hdrLen = 5
+		case 3: // indeterminate length: data packets only
+			hdrLen = 1
+			partial = true
+		}
+	} else { // new format
+		tag = int(head[0] & 0x3f)
+		switch l := head[1]; {
+		case l < 192:
+			hdrLen = 2
+		case l < 224:
+			hdrLen = 3
+		case l < 255: // partial body length: data packets only
+			hdrLen = 2
+			partial = true
+		default:
+			hdrLen = 6
+		}
+	}
+	if len(head) <= hdrLen {
+		return false
+	}
+	version := head[hdrLen]
+	switch tag {
+	case tagPKESK:
+		return !partial && (version == 3 || version == 6)
+	case tagSKESK:
+		return !partial && (version == 4 || version == 5 || version == 6)
+	case tagSED:
+		return true // no version octet: ciphertext from the first byte
+	case tagSEIPD:
+		return version == 1 || version == 2
+	case tagAEAD:
+		return version == 1
+	}
+	return false
+}

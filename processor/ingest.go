@@ -1,0 +1,486 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ttpgate/ttpgate/crypto"
+	"github.com/ttpgate/ttpgate/internal/config"
+	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/schemas"
+)
+
+// rejection is a decision to reject a delivery as a whole.
+type rejection struct {
+	reason  string
+	detail  string // finer reason for not_decryptable
+	columns []string
+	orgs    []string
+	vsvs    []string
+}
+
+func (r *rejection) Error() string { return r.reason }
+
+// processOne decides one claimed delivery and records the decision: staging
+// file (when accepted), feedback report, then the ledger entry.
+func (p *Processor) processOne(ctx context.Context, m delivery.Meta, ledger map[string]LedgerEntry) (LedgerEntry, error) {
+	now := p.opt.Now().UTC()
+	rep := &Report{
+		DeliveryID: m.ID, FileName: m.FileName, ReceivedAt: m.ReceivedAt, SHA256: m.SHA256,
+		SchemaVersion: schemas.SchemaVersion, ProcessedAt: now,
+	}
+	entry := LedgerEntry{
+		DeliveryID: m.ID, Tenant: m.Tenant, State: stateDone, ClaimedAt: now, ClaimedBy: p.host,
+		SHA256: m.SHA256, ProcessedAt: now,
+	}
+	log := p.log.With("delivery", m.ID, "tenant", m.Tenant)
+
+	var rej *rejection
+	tenant, ok := p.tenants[m.Tenant]
+	switch {
+	case !ok:
+		rej = &rejection{reason: "unknown_tenant"}
+	case p.duplicateOf(m, ledger) != "":
+		orig := ledger[p.duplicateOf(m, ledger)]
+		rep.Status, rep.DuplicateOf, rep.Dataset = StatusDuplicate, orig.DeliveryID, orig.Dataset
+	default:
+		stagingKey, err := p.ingest(ctx, m, tenant, rep)
+		if errors.As(err, &rej) {
+			break
+		}
+		if err != nil {
+			return entry, err
+		}
+		entry.StagingKey = stagingKey
+		rep.Status = StatusAccepted
+		if rep.RowsRejected > 0 || len(rep.Warnings) > 0 || rep.MoreWarnings > 0 {
+			rep.Status = StatusAcceptedWithWarnings
+		}
+	}
+	if rej != nil {
+		rep.Status, rep.Reason = StatusRejected, rej.reason
+		rep.Message = reasonMessage(rej.reason)
+		if rej.detail != "" {
+			rep.Message = reasonMessage(rej.detail)
+		}
+		rep.MissingColumns, rep.RefusedOrganisations, rep.RefusedVSVs = rej.columns, rej.orgs, rej.vsvs
+		if rej.reason == string(schemas.ReasonNotDecryptable) {
+			// What was read before the integrity check failed is not the
+			// sender's data: report none of it.
+			rep.RowsTotal, rep.RowsAccepted, rep.RowsRejected = 0, 0, 0
+			rep.Errors, rep.Warnings, rep.MoreErrors, rep.MoreWarnings = nil, nil, 0, 0
+			rep.Dataset, rep.Encoding, rep.Separator = "", "", ""
+		}
+		rep.RowsRejected += rep.RowsAccepted
+		rep.RowsAccepted = 0
+	}
+	entry.Status, entry.Reason, entry.Dataset, entry.DuplicateOf = rep.Status, rep.Reason, rep.Dataset, rep.DuplicateOf
+	entry.RowsTotal, entry.RowsAccepted, entry.RowsRejected = rep.RowsTotal, rep.RowsAccepted, rep.RowsRejected
+	if err := p.writeReport(ctx, m.Tenant, rep); err != nil {
+		return entry, err
+	}
+	if err := p.writeEntry(ctx, entry); err != nil {
+		return entry, err
+	}
+	audit := []any{"event", "delivery.processed", "status", rep.Status, "dataset", rep.Dataset,
+		"rows_total", rep.RowsTotal, "rows_accepted", rep.RowsAccepted, "rows_rejected", rep.RowsRejected,
+		"sha256", m.SHA256}
+	if rep.Reason != "" {
+		audit = append(audit, "reason", rep.Reason)
+	}
+	log.Info("delivery processed", audit...)
+	return entry, nil
+}
+
+// duplicateOf returns the earliest accepted delivery of the same tenant with
+// the same bytes, if any. Rejected deliveries do not count: sending the same
+// file again after the configuration was fixed must work.
+func (p *Processor) duplicateOf(m delivery.Meta, ledger map[string]LedgerEntry) string {
+	best := ""
+	for id, e := range ledger {
+		if e.Tenant == m.Tenant && e.SHA256 == m.SHA256 && id < m.ID && e.State == stateDone &&
+			(e.Status == StatusAccepted || e.Status == StatusAcceptedWithWarnings) && (best == "" || id < best) {
+			best = id
+		}
+	}
+	return best
+}
+
+// ingest reads the delivery and, when it is acceptable, stages it; it
+// returns the staging key. A *rejection error rejects the delivery; any
+// other error ends the run. A file that proves not to be UTF-8 is read again
+// from the start as Windows-1252 (nothing is staged before a stream ends
+// cleanly, so a restart costs only time).
+func (p *Processor) ingest(ctx context.Context, m delivery.Meta, t *config.Tenant, rep *Report) (string, error) {
+	key, err := p.ingestAs(ctx, m, t, rep, schemas.EncodingAuto)
+	if errors.Is(err, schemas.ErrNotUTF8) {
+		*rep = Report{DeliveryID: rep.DeliveryID, FileName: rep.FileName, ReceivedAt: rep.ReceivedAt,
+			SHA256: rep.SHA256, SchemaVersion: rep.SchemaVersion, ProcessedAt: rep.ProcessedAt}
+		key, err = p.ingestAs(ctx, m, t, rep, schemas.EncodingWindows1252)
+	}
+	return key, err
+}
+
+func classifyDecrypt(err error) *rejection {
+	switch {
+	case errors.Is(err, crypto.ErrNotEncrypted):
+		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "not_encrypted"}
+	case errors.Is(err, crypto.ErrNoMatchingKey):
+		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "wrong_recipient"}
+	case errors.Is(err, crypto.ErrCorrupt):
+		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "corrupt"}
+	case errors.Is(err, crypto.ErrUnsupportedFormat):
+		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "unsupported_format"}
+	}
+	return nil
+}
+
+func (p *Processor) ingestAs(ctx context.Context, m delivery.Meta, t *config.Tenant, rep *Report, enc schemas.Encoding) (string, error) {
+	src, err := p.opt.Store.Get(ctx, delivery.DataKey(m.Tenant, m.ID))
+	if err != nil {
+		return "", fmt.Errorf("open delivery data: %w", err)
+	}
+	defer src.Close()
+	plain, err := crypto.Decrypt(src, p.opt.Identities...)
+	if err != nil {
+		if rej := classifyDecrypt(err); rej != nil {
+			return "", rej
+		}
+		return "", fmt.Errorf("decrypt: %w", err)
+	}
+	rd, err := schemas.NewReader(plain, schemas.Options{Encoding: enc, CurrentYear: p.opt.CurrentYear, Instruments: p.opt.Instruments})
+	if err != nil {
+		return "", p.readError(err)
+	}
+	rep.Dataset = string(rd.Dataset())
+	rep.Encoding = map[schemas.Encoding]string{schemas.EncodingAuto: "utf-8", schemas.EncodingWindows1252: "windows-1252"}[enc]
+	rep.Separator = map[rune]string{';': "semicolon", ',': "comma", '\t': "tab", '|': "pipe"}[rd.Separator()]
+	for _, w := range rd.HeaderWarnings() {
+		rep.addIssue(w)
+	}
+	if !t.MayDeliver(string(rd.Dataset())) {
+		return "", &rejection{reason: string(schemas.ReasonDatasetNotAllowed)}
+	}
+	var sk sink
+	switch rd.Dataset() {
+	case schemas.ROM:
+		sk = p.newROMSink(t)
+	case schemas.LVR1:
+		sk = p.newLVR1Sink(t)
+	default:
+		return "", &rejection{reason: string(schemas.ReasonUnknownDataset)}
+	}
+	defer sk.close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", p.readError(err)
+		}
+		rep.RowsTotal++
+		for _, is := range row.Warnings {
+			rep.addIssue(is)
+		}
+		if len(row.Errors) > 0 {
+			rep.RowsRejected++
+			for _, is := range row.Errors {
+				rep.addIssue(is)
+			}
+			continue
+		}
+		rep.RowsAccepted++
+		if err := sk.add(&row); err != nil {
+			return "", err
+		}
+	}
+	// The stream ended cleanly: age has authenticated every chunk and the
+	// end of the file. Only now may anything of the delivery be staged.
+	if orgs, vsvs := sk.refused(); len(orgs) > 0 || len(vsvs) > 0 {
+		return "", &rejection{reason: string(schemas.ReasonOrganisationNotAllowed), orgs: orgs, vsvs: vsvs}
+	}
+	if rep.RowsAccepted == 0 {
+		return "", &rejection{reason: string(schemas.ReasonNoValidRows)}
+	}
+	key := "staging/" + string(rd.Dataset()) + "/" + m.Tenant + "/" + m.ID + ".parquet"
+	pr, pw := io.Pipe()
+	var g errgroup.Group
+	g.Go(func() error {
+		err := sk.write(pw, rep, writerOptions(p.opt.Version, map[string]string{
+			"ttpgate.dataset":        string(rd.Dataset()),
+			"ttpgate.schema_version": fmt.Sprint(schemas.SchemaVersion),
+			"ttpgate.source_sha256":  m.SHA256,
+		}))
+		pw.CloseWithError(err)
+		return err
+	})
+	putErr := p.opt.Store.Put(ctx, key, pr)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err := g.Wait(); err != nil {
+		return "", fmt.Errorf("stage: %w", err)
+	}
+	if putErr != nil {
+		return "", fmt.Errorf("stage: %w", putErr)
+	}
+	return key, nil
+}
+
+// readError turns a reader error into a rejection where the file is at
+// fault, and passes everything else (ErrNotUTF8, store failures) on.
+func (p *Processor) readError(err error) error {
+	if rej := classifyDecrypt(err); rej != nil {
+		return rej
+	}
+	var fe *schemas.FileError
+	if errors.As(err, &fe) {
+		return &rejection{reason: string(fe.Reason), columns: fe.Columns}
+	}
+	return err
+}
+
+// sink pseudonymises valid rows of one dataset and stages them.
+type sink interface {
+	add(row *schemas.Row) error
+	refused() (orgs, vsvs []string)
+	// write sorts, deduplicates (the later row wins; a warning names the
+	// replaced row) and writes the staging Parquet to w.
+	write(w io.Writer, rep *Report, opts []parquet.WriterOption) error
+	close()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optDate(d *schemas.Date) *int32 {
+	if d == nil {
+		return nil
+	}
+	return ptr(int32(*d))
+}
+
+func optInt(v int32) *int32 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+type refusals struct{ orgs, vsvs map[string]bool }
+
+func (r *refusals) result() ([]string, []string) {
+	return slices.Sorted(maps.Keys(r.orgs)), slices.Sorted(maps.Keys(r.vsvs))
+}
+
+type romSink struct {
+	p      *Processor
+	t      *config.Tenant
+	sorter *extSorter[schemas.ROMStaged]
+	refusals
+}
+
+func (p *Processor) newROMSink(t *config.Tenant) *romSink {
+	return &romSink{p: p, t: t, sorter: newExtSorter(p.opt.WorkDir, p.opt.SortRunSize, compareROM),
+		refusals: refusals{orgs: map[string]bool{}, vsvs: map[string]bool{}}}
+}
+
+func (s *romSink) add(row *schemas.Row) error {
+	r := row.ROM
+	if !s.t.AllowsOrganisation(r.AGB) {
+		s.orgs[r.AGB] = true
+		return nil
+	}
+	if len(s.orgs) > 0 {
+		return nil // the file is rejected anyway
+	}
+	ps := s.p.opt.Pseudonymizer
+	rec := schemas.ROMStaged{
+		Organisation: r.AGB,
+		Traject:      ps.Pseudonym("rom", "traject", r.AGB, r.TrajectID),
+		Instrument:   r.Instrument,
+		Scale:        r.Schaal,
+		Moment:       r.Meetmoment,
+		Date:         optDate(r.Meetdatum),
+		Score:        r.Score,
+		Client:       ps.Pseudonym("rom", "client", r.AGB, r.ClientID),
+		BirthYear:    optInt(r.Geboortejaar),
+		Sex:          optString(r.Geslacht),
+		Start:        int32(r.TrajectStart),
+		End:          optDate(r.TrajectEind),
+		Prestatie:    optString(r.Prestatie),
+		RedenEinde:   optString(r.RedenEinde),
+	}
+	if r.BSN != "" {
+		rec.BSN = ptr(ps.Pseudonym("rom", "bsn", r.BSN))
+	}
+	return s.sorter.add(rec, row.Line)
+}
+
+func (s *romSink) refused() ([]string, []string) { return s.result() }
+func (s *romSink) close()                        { s.sorter.close() }
+func (s *romSink) write(w io.Writer, rep *Report, opts []parquet.WriterOption) error {
+	return writeSorted(w, s.sorter, rep, opts)
+}
+
+type lvr1Sink struct {
+	p      *Processor
+	t      *config.Tenant
+	sorter *extSorter[schemas.LVR1Staged]
+	refusals
+}
+
+func (p *Processor) newLVR1Sink(t *config.Tenant) *lvr1Sink {
+	return &lvr1Sink{p: p, t: t, sorter: newExtSorter(p.opt.WorkDir, p.opt.SortRunSize, compareLVR1),
+		refusals: refusals{orgs: map[string]bool{}, vsvs: map[string]bool{}}}
+}
+
+func (s *lvr1Sink) add(row *schemas.Row) error {
+	r := row.LVR1
+	okOrg, okVSV := s.t.AllowsOrganisation(r.AGBPraktijk), s.t.AllowsVSV(r.VSVCode)
+	if !okOrg {
+		s.orgs[r.AGBPraktijk] = true
+	}
+	if !okVSV {
+		s.vsvs[strings.ToUpper(r.VSVCode)] = true
+	}
+	if len(s.orgs) > 0 || len(s.vsvs) > 0 {
+		return nil
+	}
+	ps := s.p.opt.Pseudonymizer
+	rec := schemas.LVR1Staged{
+		Practice:           r.AGBPraktijk,
+		Pregnancy:          ps.Pseudonym("lvr1", "zwangerschap", r.AGBPraktijk, r.ZwangerschapID),
+		Child:              r.Kindvolgnummer,
+		Client:             ps.Pseudonym("lvr1", "client", r.AGBPraktijk, r.ClientID),
+		MotherBirthYear:    optInt(r.GeboortejaarMoeder),
+		Postcode4:          optString(r.Postcode4),
+		VSV:                r.VSVCode,
+		AdEersteConsult:    r.AdEersteConsult,
+		Pariteit:           r.Pariteit,
+		AantalKinderen:     r.AantalKinderen,
+		VerantwBeginBaring: optString(r.VerantwBeginBaring),
+		Overdracht:         optString(r.Overdracht),
+		WijzeBeginBaring:   r.WijzeBeginBaring,
+		Ligging:            r.Ligging,
+		TypePartus:         r.TypePartus,
+		PlaatsBaring:       optString(r.PlaatsBaring),
+		Year:               int32(r.DatumPartus.Year()),
+		AdPartus:           r.AdPartus,
+		GeslachtKind:       r.GeslachtKind,
+		Geboortegewicht:    r.Geboortegewicht,
+		Apgar5:             r.Apgar5,
+		Perineum:           optString(r.Perineum),
+		Bloedverlies:       r.Bloedverlies,
+		NICUOpname:         optString(r.NICUOpname),
+		Sterfte:            r.Sterfte,
+	}
+	if r.BSNMoeder != "" {
+		rec.BSN = ptr(ps.Pseudonym("lvr1", "bsn", r.BSNMoeder))
+	}
+	return s.sorter.add(rec, row.Line)
+}
+
+func (s *lvr1Sink) refused() ([]string, []string) { return s.result() }
+func (s *lvr1Sink) close()                        { s.sorter.close() }
+func (s *lvr1Sink) write(w io.Writer, rep *Report, opts []parquet.WriterOption) error {
+	return writeSorted(w, s.sorter, rep, opts)
+}
+
+// writeSorted streams the sorter's deduplicated records into a Parquet file.
+func writeSorted[T any](w io.Writer, s *extSorter[T], rep *Report, opts []parquet.WriterOption) error {
+	pw := parquet.NewGenericWriter[T](w, opts...)
+	batch := make([]T, 0, 1024)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := pw.Write(batch)
+		clear(batch)
+		batch = batch[:0]
+		return err
+	}
+	err := s.each(func(rec *T) error {
+		batch = append(batch, *rec)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	}, func(line int) {
+		rep.addIssue(schemas.Issue{Row: line, Code: schemas.CodeDuplicateRecord, Severity: schemas.SeverityWarning})
+	})
+	if err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return pw.Close()
+}
+
+func compareROM(a, b *schemas.ROMStaged) int {
+	if c := strings.Compare(a.Organisation, b.Organisation); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Traject, b.Traject); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Instrument, b.Instrument); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Scale, b.Scale); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Moment, b.Moment); c != 0 {
+		return c
+	}
+	return compareOptInt(a.Date, b.Date)
+}
+
+func compareOptInt(a, b *int32) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	case *a < *b:
+		return -1
+	case *a > *b:
+		return 1
+	}
+	return 0
+}
+
+func compareLVR1(a, b *schemas.LVR1Staged) int {
+	if c := strings.Compare(a.Practice, b.Practice); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Pregnancy, b.Pregnancy); c != 0 {
+		return c
+	}
+	switch {
+	case a.Child < b.Child:
+		return -1
+	case a.Child > b.Child:
+		return 1
+	}
+	return 0
+}

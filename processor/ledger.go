@@ -1,0 +1,124 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/internal/store"
+)
+
+// Delivery statuses, as in the feedback report.
+const (
+	StatusAccepted             = "accepted"
+	StatusAcceptedWithWarnings = "accepted_with_warnings"
+	StatusDuplicate            = "duplicate"
+	StatusRejected             = "rejected"
+)
+
+const (
+	stateClaimed = "claimed"
+	stateDone    = "done"
+)
+
+// LedgerEntry is ledger/<delivery-id>.json: the processing state of one
+// delivery. It is created with a create-if-absent write when a processor
+// claims the delivery, and replaced when the decision is made.
+type LedgerEntry struct {
+	DeliveryID   string    `json:"delivery_id"`
+	Tenant       string    `json:"tenant"`
+	State        string    `json:"state"`
+	ClaimedAt    time.Time `json:"claimed_at"`
+	ClaimedBy    string    `json:"claimed_by"`
+	Status       string    `json:"status,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	Dataset      string    `json:"dataset,omitempty"`
+	SHA256       string    `json:"sha256,omitempty"`
+	DuplicateOf  string    `json:"duplicate_of,omitempty"`
+	RowsTotal    int64     `json:"rows_total"`
+	RowsAccepted int64     `json:"rows_accepted"`
+	RowsRejected int64     `json:"rows_rejected"`
+	StagingKey   string    `json:"staging_key,omitempty"`
+	ProcessedAt  time.Time `json:"processed_at,omitzero"`
+}
+
+func ledgerKey(id string) string { return "ledger/" + id + ".json" }
+
+func (p *Processor) readLedger(ctx context.Context) (map[string]LedgerEntry, error) {
+	out := map[string]LedgerEntry{}
+	for info, err := range p.opt.Store.List(ctx, "ledger/") {
+		if err != nil {
+			return nil, fmt.Errorf("list ledger: %w", err)
+		}
+		if !strings.HasSuffix(info.Key, ".json") {
+			continue
+		}
+		e, err := p.readEntry(ctx, info.Key)
+		if err != nil {
+			return nil, err
+		}
+		out[e.DeliveryID] = e
+	}
+	return out, nil
+}
+
+func (p *Processor) readEntry(ctx context.Context, key string) (LedgerEntry, error) {
+	b, err := store.ReadAll(ctx, p.opt.Store, key, 1<<20)
+	if err != nil {
+		return LedgerEntry{}, fmt.Errorf("read ledger: %w", err)
+	}
+	var e LedgerEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return LedgerEntry{}, fmt.Errorf("parse %s: %w", key, err)
+	}
+	if ledgerKey(e.DeliveryID) != key {
+		return LedgerEntry{}, fmt.Errorf("parse %s: delivery id does not match its key", key)
+	}
+	return e, nil
+}
+
+// claim takes a delivery for this processor. With a create-if-absent write
+// exactly one of several processors wins a fresh delivery. A stale claim (a
+// processor that died) is retaken by overwriting it; two processors that
+// both find the same stale claim may then both process it, which is
+// harmless: processing is deterministic and every write is a whole-object
+// replace.
+func (p *Processor) claim(ctx context.Context, m delivery.Meta, stale bool) (bool, error) {
+	e := LedgerEntry{DeliveryID: m.ID, Tenant: m.Tenant, State: stateClaimed, ClaimedAt: p.opt.Now().UTC(), ClaimedBy: p.host, SHA256: m.SHA256}
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	if stale {
+		p.log.Warn("retaking stale claim", "delivery", m.ID, "tenant", m.Tenant)
+		return true, p.opt.Store.Put(ctx, ledgerKey(m.ID), bytes.NewReader(b))
+	}
+	err = p.opt.Store.Create(ctx, ledgerKey(m.ID), bytes.NewReader(b))
+	if errors.Is(err, store.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+	}
+	return true, nil
+}
+
+func (p *Processor) writeEntry(ctx context.Context, e LedgerEntry) error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	return p.opt.Store.Put(ctx, ledgerKey(e.DeliveryID), bytes.NewReader(b))
+}
+
+// Statuses returns the ledger entries of every delivery the ledger knows,
+// by delivery id: what became of each.
+func Statuses(ctx context.Context, st store.Store) (map[string]LedgerEntry, error) {
+	p := &Processor{opt: Options{Store: st}}
+	return p.readLedger(ctx)
+}

@@ -1,0 +1,196 @@
+// Package processor runs ttpgate's batch: for every landed delivery not yet
+// in the ledger it decrypts, reads, validates, authorises, pseudonymises and
+// stages the rows, writes a feedback report to the tenant's outbox, and then
+// rebuilds every output table from all staged records.
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/ttpgate/ttpgate/crypto"
+	"github.com/ttpgate/ttpgate/internal/config"
+	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/internal/store"
+	"github.com/ttpgate/ttpgate/schemas"
+)
+
+// Options configure a Processor.
+type Options struct {
+	Store         store.Store
+	Tenants       []config.Tenant
+	Identities    []age.Identity
+	Pseudonymizer *crypto.Pseudonymizer
+	// MinCell is the smallest published count (default 10).
+	MinCell int
+	// Instruments is the instrument table (default schemas.DefaultInstruments).
+	Instruments []schemas.Instrument
+	// Windows of the ROM pre and post measurements in days (defaults 90, 21, 42, 21).
+	PreBefore, PreAfter, PostBefore, PostAfter int
+	// ClaimTimeout: a claim older than this is taken as abandoned (default 1h).
+	ClaimTimeout time.Duration
+	// WorkDir holds temporary files of pseudonymised records (default os.TempDir()).
+	WorkDir string
+	// SortRunSize is how many records are sorted in memory before spilling a
+	// run to WorkDir (default 100,000).
+	SortRunSize int
+	Logger      *slog.Logger
+	Version     string
+	// Now returns the current time (time.Now by default); tests fix it.
+	Now func() time.Time
+	// CurrentYear bounds birth years (default: the year of Now()).
+	CurrentYear int
+}
+
+// Processor is one configured processor. A Run is safe to repeat and to
+// interrupt: the ledger remembers what was decided.
+type Processor struct {
+	opt     Options
+	tenants map[string]*config.Tenant
+	instr   *schemas.InstrumentTable
+	log     *slog.Logger
+	host    string
+}
+
+// New checks opt and returns a Processor.
+func New(opt Options) (*Processor, error) {
+	if opt.Store == nil {
+		return nil, errors.New("processor: no store")
+	}
+	if len(opt.Identities) == 0 {
+		return nil, errors.New("processor: no age identity")
+	}
+	if opt.Pseudonymizer == nil {
+		return nil, errors.New("processor: no pseudonymisation key")
+	}
+	if opt.MinCell <= 0 {
+		opt.MinCell = 10
+	}
+	if opt.Instruments == nil {
+		opt.Instruments = schemas.DefaultInstruments()
+	}
+	if opt.PreBefore == 0 && opt.PreAfter == 0 && opt.PostBefore == 0 && opt.PostAfter == 0 {
+		opt.PreBefore, opt.PreAfter, opt.PostBefore, opt.PostAfter = 90, 21, 42, 21
+	}
+	if opt.ClaimTimeout <= 0 {
+		opt.ClaimTimeout = time.Hour
+	}
+	if opt.WorkDir == "" {
+		opt.WorkDir = os.TempDir()
+	}
+	if opt.SortRunSize <= 0 {
+		opt.SortRunSize = 100_000
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.CurrentYear == 0 {
+		opt.CurrentYear = opt.Now().Year()
+	}
+	if opt.Version == "" {
+		opt.Version = "dev"
+	}
+	p := &Processor{
+		opt:     opt,
+		tenants: map[string]*config.Tenant{},
+		instr:   schemas.NewInstrumentTable(opt.Instruments),
+		log:     opt.Logger.With("component", "processor"),
+	}
+	for i := range opt.Tenants {
+		p.tenants[opt.Tenants[i].ID] = &opt.Tenants[i]
+	}
+	host, _ := os.Hostname()
+	p.host = fmt.Sprintf("%s/%d", host, os.Getpid())
+	return p, nil
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Processed            int
+	Accepted             int
+	AcceptedWithWarnings int
+	Duplicate            int
+	Rejected             int
+	SkippedClaimed       int      // claimed by another running processor
+	OutputsWritten       []string // keys of output files written (changed)
+	OutputsRemoved       []string
+	OutputsUnchanged     int
+}
+
+// Run processes every pending delivery, then rebuilds the outputs. It
+// returns an error only when the run itself could not complete (the store
+// failed, the context ended); decisions about single deliveries are in the
+// reports and the summary.
+func (p *Processor) Run(ctx context.Context) (Summary, error) {
+	var sum Summary
+	metas, err := delivery.List(ctx, p.opt.Store)
+	if err != nil {
+		return sum, fmt.Errorf("list deliveries: %w", err)
+	}
+	slices.SortFunc(metas, func(a, b delivery.Meta) int { return compareStrings(a.ID, b.ID) })
+	ledger, err := p.readLedger(ctx)
+	if err != nil {
+		return sum, err
+	}
+	for _, m := range metas {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		e, ok := ledger[m.ID]
+		if ok && e.State == stateDone {
+			continue
+		}
+		if ok && e.State == stateClaimed && p.opt.Now().Sub(e.ClaimedAt) < p.opt.ClaimTimeout {
+			sum.SkippedClaimed++
+			continue
+		}
+		claimed, err := p.claim(ctx, m, ok)
+		if err != nil {
+			return sum, err
+		}
+		if !claimed {
+			sum.SkippedClaimed++
+			continue
+		}
+		entry, err := p.processOne(ctx, m, ledger)
+		if err != nil {
+			return sum, fmt.Errorf("delivery %s: %w", m.ID, err)
+		}
+		ledger[m.ID] = entry
+		sum.Processed++
+		switch entry.Status {
+		case StatusAccepted:
+			sum.Accepted++
+		case StatusAcceptedWithWarnings:
+			sum.AcceptedWithWarnings++
+		case StatusDuplicate:
+			sum.Duplicate++
+		case StatusRejected:
+			sum.Rejected++
+		}
+	}
+	if err := p.rebuild(ctx, metas, ledger, &sum); err != nil {
+		return sum, fmt.Errorf("rebuild outputs: %w", err)
+	}
+	return sum, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
