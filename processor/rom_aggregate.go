@@ -15,8 +15,9 @@ import (
 type aggParams struct {
 	// MinCell is the smallest published count (see suppressGroup).
 	MinCell int
-	// Instruments holds each instrument's parameters. ROM measurements on
-	// an instrument and scale it does not know are ignored.
+	// Instruments holds each instrument's parameters (nil: the default
+	// table). ROM measurements on an instrument and scale it does not know
+	// are ignored.
 	Instruments *schemas.InstrumentTable
 	// Measurement windows in days around traject_start (pre) and
 	// traject_eind (post). When all four are 0, the defaults 90, 21, 42

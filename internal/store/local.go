@@ -213,8 +213,8 @@ func (l *Local) writeTemp(ctx context.Context, r io.Reader) (_ string, err error
 }
 
 // commit creates the parent folders of key and runs place, which moves the
-// temporary file to key. A concurrent Delete may prune a folder between its
-// creation and place; then commit tries again. Afterwards it syncs the folders
+// temporary file to key. A concurrent Delete may prune a folder while commit
+// creates the folders or before place; then commit tries again. Afterwards it syncs the folders
 // whose entries changed, so the commit survives a crash.
 func (l *Local) commit(key string, place func() error) error {
 	var created []string
@@ -223,10 +223,9 @@ func (l *Local) commit(key string, place func() error) error {
 		var c []string
 		c, err = l.mkdirs(path.Dir(key))
 		created = append(created, c...)
-		if err != nil {
-			return err
+		if err == nil {
+			err = place()
 		}
-		err = place()
 		if !errors.Is(err, fs.ErrNotExist) {
 			break
 		}

@@ -154,10 +154,18 @@ func testRoundTrip(t *testing.T, s store.Store) {
 			key := fmt.Sprintf("round/trip/%d", n)
 			data := randomBytes(uint64(n), n)
 			put(t, s, key, data)
-			got := get(t, s, key)
-			if sha256.Sum256(got) != sha256.Sum256(data) || len(got) != n {
-				t.Fatalf("Get(%q) = %d bytes (sha256 %x), want %d bytes (sha256 %x)",
-					key, len(got), sha256.Sum256(got), n, sha256.Sum256(data))
+			rc, err := s.Get(t.Context(), key)
+			if err != nil {
+				t.Fatalf("Get(%q): %v", key, err)
+			}
+			defer rc.Close()
+			h := sha256.New()
+			got, err := io.Copy(h, rc)
+			if err != nil {
+				t.Fatalf("Get(%q): read: %v", key, err)
+			}
+			if want := sha256.Sum256(data); got != int64(n) || !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Fatalf("Get(%q) = %d bytes (sha256 %x), want %d bytes (sha256 %x)", key, got, h.Sum(nil), n, want)
 			}
 		})
 	}
@@ -553,7 +561,7 @@ func testHostileKeys(t *testing.T, s store.Store) {
 }
 
 func testUnicodeKeys(t *testing.T, s store.Store) {
-	for _, key := range []string{"ünï/cødé", "日本/データ.csv", "emoji/🩺", "spaces in/a name", "a'b\"c/<d>|e:f*?"} {
+	for _, key := range []string{"ünï/cødé", "日本/データ.csv", "emoji/🩺", "spaces in/a name", "a'b\"c/<d>|e:f*?", "replacement/\ufffd"} {
 		if err := store.ValidateKey(key); err != nil {
 			t.Fatalf("ValidateKey(%q): %v", key, err)
 		}
