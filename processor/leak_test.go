@@ -138,4 +138,3 @@ func parquetText(t *testing.T, name string, b []byte) string {
 	}
 	return sb.String()
 }
-

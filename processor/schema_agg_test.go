@@ -75,9 +75,9 @@ func TestOutputSchemasAgg(t *testing.T) {
 			"MeetperiodeEindDatum DATE", "Bron STRING"}},
 		{"deliveries", columnsOf(t, schemas.DeliveryRow{ReceivedAt: time.Now().UTC(), ProcessedAt: time.Now().UTC()}), []string{
 			"delivery_id STRING", "tenant STRING", "channel STRING", "file_name STRING",
-			"received_at TIMESTAMP(isAdjustedToUTC=true,unit=MICROS)", "size_bytes INT(64,true)", "sha256 STRING",
+			"received_at TIMESTAMP(isAdjustedToUTC=false,unit=MICROS)", "size_bytes INT(64,true)", "sha256 STRING",
 			"dataset STRING", "status STRING", "rows_total INT(64,true)", "rows_accepted INT(64,true)", "rows_rejected INT(64,true)",
-			"processed_at TIMESTAMP(isAdjustedToUTC=true,unit=MICROS)"}},
+			"processed_at TIMESTAMP(isAdjustedToUTC=false,unit=MICROS)"}},
 	}
 	for _, tt := range tests {
 		if !slices.Equal(tt.got, tt.want) {

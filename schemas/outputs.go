@@ -97,7 +97,7 @@ type DeliveryRow struct {
 	Tenant       string    `parquet:"tenant,dict"`
 	Channel      string    `parquet:"channel,dict"`
 	FileName     string    `parquet:"file_name"`
-	ReceivedAt   time.Time `parquet:"received_at,timestamp(microsecond)"`
+	ReceivedAt   time.Time `parquet:"received_at,timestamp(microsecond:local)"`
 	SizeBytes    int64     `parquet:"size_bytes"`
 	SHA256       string    `parquet:"sha256"`
 	Dataset      string    `parquet:"dataset,dict"`
@@ -105,7 +105,7 @@ type DeliveryRow struct {
 	RowsTotal    int64     `parquet:"rows_total"`
 	RowsAccepted int64     `parquet:"rows_accepted"`
 	RowsRejected int64     `parquet:"rows_rejected"`
-	ProcessedAt  time.Time `parquet:"processed_at,timestamp(microsecond)"`
+	ProcessedAt  time.Time `parquet:"processed_at,timestamp(microsecond:local)"`
 }
 
 // IGIndicatorDef describes one indicator of the Integrale Geboortezorg set.
