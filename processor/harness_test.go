@@ -26,7 +26,7 @@ import (
 
 // harness is a processor on a real local store with real keys.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	st        *store.Local
 	id        *age.X25519Identity
@@ -35,6 +35,7 @@ type harness struct {
 	logs      *syncBuffer
 	now       time.Time
 	minCell   int
+	sortRun   int
 	seq       int
 }
 
@@ -57,7 +58,7 @@ func (s *syncBuffer) String() string {
 
 var testPseudonymKey = bytes.Repeat([]byte{0x42}, 32)
 
-func newHarness(t *testing.T, tenants ...config.Tenant) *harness {
+func newHarness(t testing.TB, tenants ...config.Tenant) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.NewLocal(filepath.Join(dir, "store"))
@@ -88,7 +89,7 @@ func (h *harness) processor() *Processor {
 	}
 	p, err := New(Options{
 		Store: h.st, Tenants: h.tenants, Identities: []age.Identity{h.id}, Pseudonymizer: ps,
-		MinCell: h.minCell, WorkDir: h.t.TempDir(), Version: "test",
+		MinCell: h.minCell, WorkDir: h.t.TempDir(), Version: "test", SortRunSize: h.sortRun,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Now:    func() time.Time { return h.now },
 	})
@@ -217,4 +218,8 @@ func (h *harness) allFiles() map[string][]byte {
 func sha256hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func readKey(h *harness, key string) ([]byte, error) {
+	return store.ReadAll(context.Background(), h.st, key, 1<<30)
 }

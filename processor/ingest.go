@@ -285,6 +285,30 @@ func optInt(v int32) *int32 {
 
 type refusals struct{ orgs, vsvs map[string]bool }
 
+// pseudonymMemo remembers the last pseudonym of each kind: the rows of one
+// trajectory, client or pregnancy come together, so most rows repeat the
+// previous row's identifiers and need no new HMAC.
+type pseudonymMemo struct {
+	last map[string][3]string // kind -> organisation, value, pseudonym
+}
+
+func (m *pseudonymMemo) get(p *Processor, domain, kind, org, value string) string {
+	if m.last == nil {
+		m.last = map[string][3]string{}
+	}
+	if l, ok := m.last[kind]; ok && l[0] == org && l[1] == value {
+		return l[2]
+	}
+	var ps string
+	if org == "" { // a national identifier (BSN): not qualified by an organisation
+		ps = p.opt.Pseudonymizer.Pseudonym(domain, kind, value)
+	} else {
+		ps = p.opt.Pseudonymizer.Pseudonym(domain, kind, org, value)
+	}
+	m.last[kind] = [3]string{org, value, ps}
+	return ps
+}
+
 func (r *refusals) result() ([]string, []string) {
 	return slices.Sorted(maps.Keys(r.orgs)), slices.Sorted(maps.Keys(r.vsvs))
 }
@@ -293,6 +317,7 @@ type romSink struct {
 	p      *Processor
 	t      *config.Tenant
 	sorter *extSorter[schemas.ROMStaged]
+	memo   pseudonymMemo
 	refusals
 }
 
@@ -310,16 +335,15 @@ func (s *romSink) add(row *schemas.Row) error {
 	if len(s.orgs) > 0 {
 		return nil // the file is rejected anyway
 	}
-	ps := s.p.opt.Pseudonymizer
 	rec := schemas.ROMStaged{
 		Organisation: r.AGB,
-		Traject:      ps.Pseudonym("rom", "traject", r.AGB, r.TrajectID),
+		Traject:      s.memo.get(s.p, "rom", "traject", r.AGB, r.TrajectID),
 		Instrument:   r.Instrument,
 		Scale:        r.Schaal,
 		Moment:       r.Meetmoment,
 		Date:         optDate(r.Meetdatum),
 		Score:        r.Score,
-		Client:       ps.Pseudonym("rom", "client", r.AGB, r.ClientID),
+		Client:       s.memo.get(s.p, "rom", "client", r.AGB, r.ClientID),
 		BirthYear:    optInt(r.Geboortejaar),
 		Sex:          optString(r.Geslacht),
 		Start:        int32(r.TrajectStart),
@@ -328,7 +352,7 @@ func (s *romSink) add(row *schemas.Row) error {
 		RedenEinde:   optString(r.RedenEinde),
 	}
 	if r.BSN != "" {
-		rec.BSN = ptr(ps.Pseudonym("rom", "bsn", r.BSN))
+		rec.BSN = ptr(s.memo.get(s.p, "rom", "bsn", "", r.BSN))
 	}
 	return s.sorter.add(rec, row.Line)
 }
@@ -343,6 +367,7 @@ type lvr1Sink struct {
 	p      *Processor
 	t      *config.Tenant
 	sorter *extSorter[schemas.LVR1Staged]
+	memo   pseudonymMemo
 	refusals
 }
 
@@ -363,12 +388,11 @@ func (s *lvr1Sink) add(row *schemas.Row) error {
 	if len(s.orgs) > 0 || len(s.vsvs) > 0 {
 		return nil
 	}
-	ps := s.p.opt.Pseudonymizer
 	rec := schemas.LVR1Staged{
 		Practice:           r.AGBPraktijk,
-		Pregnancy:          ps.Pseudonym("lvr1", "zwangerschap", r.AGBPraktijk, r.ZwangerschapID),
+		Pregnancy:          s.memo.get(s.p, "lvr1", "zwangerschap", r.AGBPraktijk, r.ZwangerschapID),
 		Child:              r.Kindvolgnummer,
-		Client:             ps.Pseudonym("lvr1", "client", r.AGBPraktijk, r.ClientID),
+		Client:             s.memo.get(s.p, "lvr1", "client", r.AGBPraktijk, r.ClientID),
 		MotherBirthYear:    optInt(r.GeboortejaarMoeder),
 		Postcode4:          optString(r.Postcode4),
 		VSV:                r.VSVCode,
@@ -392,7 +416,7 @@ func (s *lvr1Sink) add(row *schemas.Row) error {
 		Sterfte:            r.Sterfte,
 	}
 	if r.BSNMoeder != "" {
-		rec.BSN = ptr(ps.Pseudonym("lvr1", "bsn", r.BSNMoeder))
+		rec.BSN = ptr(s.memo.get(s.p, "lvr1", "bsn", "", r.BSNMoeder))
 	}
 	return s.sorter.add(rec, row.Line)
 }
