@@ -94,6 +94,12 @@ func TestBadInputs(t *testing.T) {
 				issue(6, "geslacht", schemas.CodeInvalidCode),
 				issue(7, "score", schemas.CodeOutOfRange),
 			}}},
+		{name: "control characters in identifiers", data: func(h *harness) []byte {
+			return h.encrypt([]byte(romHeader + romValid +
+				",C\x002,1980,V,94012345,T2,2026-01-05,2026-04-20,kort,regulier,OQ-45,totaal,voor,2026-01-05,80\n" +
+				",C3,1980,V,94012345,T\x013,2026-01-05,2026-04-20,kort,regulier,OQ-45,totaal,voor,2026-01-05,80\n"))
+		}, want: want{status: "accepted_with_warnings", total: 4, accepted: 2, rejected: 2, staged: true,
+			errors: []ReportIssue{issue(4, "client_id", schemas.CodeInvalidFormat), issue(5, "traject_id", schemas.CodeInvalidFormat)}}},
 		{name: "bsn elfproef and 8-digit bsn", data: func(h *harness) []byte {
 			// 123456789: 9+16+21+24+25+24+21+16−9 = 147 ≡ 4 (mod 11): fails.
 			// 12345672 → 012345672: 0+8+14+18+20+20+18+14−2 = 110 = 10·11: passes after padding.

@@ -46,8 +46,11 @@ func writeRows[T any](w io.Writer, rows []T, opts []parquet.WriterOption) error 
 	return pw.Close()
 }
 
-// rowReader reads a Parquet file of T in batches.
+// rowReader reads a Parquet file of T in batches, one row group at a time:
+// a reader over all row groups at once holds buffers for each of them, so
+// its memory would grow with the file.
 type rowReader[T any] struct {
+	groups []parquet.RowGroup
 	r      *parquet.GenericReader[T]
 	closer io.Closer
 	buf    []T
@@ -79,13 +82,25 @@ func newRowReader[T any](ra io.ReaderAt, size int64, c io.Closer) (*rowReader[T]
 	if err != nil {
 		return nil, fmt.Errorf("open parquet: %w", err)
 	}
-	return &rowReader[T]{r: parquet.NewGenericReader[T](pf), closer: c, buf: make([]T, 256)}, nil
+	r := &rowReader[T]{groups: pf.RowGroups(), closer: c, buf: make([]T, 256), err: io.EOF}
+	return r, nil
 }
 
 // next returns the next row; ok is false at the end.
 func (r *rowReader[T]) nextRow() (T, bool, error) {
 	var zero T
 	if r.i >= r.n {
+		if errors.Is(r.err, io.EOF) && len(r.groups) > 0 {
+			// This row group is done: go on with the next.
+			if r.r != nil {
+				r.r.Close()
+			}
+			rd, err := rowGroupReader[T](r.groups[0])
+			if err != nil {
+				return zero, false, err
+			}
+			r.r, r.groups, r.err = rd, r.groups[1:], nil
+		}
 		if r.err != nil {
 			if errors.Is(r.err, io.EOF) {
 				return zero, false, nil
@@ -109,9 +124,23 @@ func (r *rowReader[T]) nextRow() (T, bool, error) {
 func (r *rowReader[T]) next() (T, bool, error) { return r.nextRow() }
 
 func (r *rowReader[T]) Close() error {
-	r.r.Close()
+	if r.r != nil {
+		r.r.Close()
+	}
 	if r.closer != nil {
 		return r.closer.Close()
 	}
 	return nil
+}
+
+// rowGroupReader opens a row group for reading into T. parquet-go panics
+// when the file's schema cannot be converted to T's (a file from another
+// schema version): that is an error, not a crash.
+func rowGroupReader[T any](rg parquet.RowGroup) (r *parquet.GenericReader[T], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("parquet schema does not match: %v", p)
+		}
+	}()
+	return parquet.NewGenericRowGroupReader[T](rg), nil
 }

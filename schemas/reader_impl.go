@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -305,6 +306,12 @@ func (f *fields) text(c int, required bool, max int) string {
 	}
 	if utf8.RuneCountInString(s) > max {
 		f.fail(c, CodeTooLong)
+		return ""
+	}
+	// Identifiers never hold control characters; a NUL would also make the
+	// NUL-separated input of the pseudonym ambiguous.
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		f.fail(c, CodeInvalidFormat)
 		return ""
 	}
 	return s

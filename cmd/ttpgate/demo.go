@@ -31,6 +31,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "ttpgate-demo-")
 		if err != nil {

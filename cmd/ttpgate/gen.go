@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/ttpgate/ttpgate/crypto"
 	"github.com/ttpgate/ttpgate/internal/synth"
@@ -22,6 +23,9 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 	dialect := fs.String("dialect", "standard", fmt.Sprintf("CSV dialect, one of %v", synth.Dialects()))
 	out := fs.String("o", "", "output file (default: standard output)")
 	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if *rows < 0 {
@@ -73,6 +77,9 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "usage: ttpgate keygen --out DIR")
 		return errUsage
@@ -88,7 +95,7 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	for _, name := range created {
 		fmt.Fprintf(stdout, "created %s\n", name)
 	}
-	if b, err := os.ReadFile(*out + "/recipient.txt"); err == nil {
+	if b, err := os.ReadFile(filepath.Join(*out, "recipient.txt")); err == nil {
 		fmt.Fprintf(stdout, "senders encrypt to: %s", b)
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/ttpgate/ttpgate/internal/config"
 )
 
 const usage = `ttpgate: file exchange and batch processor of a healthcare trusted third party
@@ -37,16 +39,26 @@ Without --config, process and deliver use a development setup in ./ttpgate-data
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
 
+// errHelp marks a request for help (-h, --help) that has been answered:
+// exit status 0, and the command does not run.
+var errHelp = errors.New("help requested")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 	case errors.Is(err, errUsage):
 		os.Exit(2)
 	default:
-		fmt.Fprintln(os.Stderr, "ttpgate:", err)
+		var problems config.Problems
+		if errors.As(err, &problems) {
+			// One problem a line, each starting with FILE:LINE: as editors expect.
+			fmt.Fprintf(os.Stderr, "ttpgate: the configuration has %d problem(s):\n%v\n", len(problems), err)
+		} else {
+			fmt.Fprintln(os.Stderr, "ttpgate:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -90,11 +102,24 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses args; after -h or --help (answered by fs on its
+// output) it returns errHelp, so that the command stops without running.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return errHelp
 		}
+		return errUsage
+	}
+	return nil
+}
+
+// noArgs refuses arguments left after the flags of a command that takes
+// none: ignoring them would, say, make "tenants check FILE" quietly check
+// the development setup instead of FILE.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return errUsage
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -21,9 +22,18 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
+	}
+	// The processor's live heap stays below about 100 MB whatever the input
+	// size; a soft limit keeps the garbage collector from letting the
+	// process grow far past that. GOMEMLIMIT, when set, takes precedence.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(160 << 20)
 	}
 	st, err := openStore(cfg)
 	if err != nil {
@@ -119,6 +129,9 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	var from time.Time
 	if *since != "" {
 		t, err := time.Parse(time.DateOnly, *since)
@@ -148,7 +161,7 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%-29s  %-20s  %-7s  %-12s  %-22s  %s\n", "DELIVERY", "RECEIVED", "CHANNEL", "TENANT", "STATUS", "FILE")
+	fmt.Fprintf(stdout, "%-29s  %-20s  %-7s  %-12s  %-38s  %s\n", "DELIVERY", "RECEIVED", "CHANNEL", "TENANT", "STATUS", "FILE")
 	for _, m := range metas {
 		if (*tenant != "" && m.Tenant != *tenant) || m.ReceivedAt.Before(from) {
 			continue
@@ -163,7 +176,7 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 				status += " (" + e.Reason + ")"
 			}
 		}
-		fmt.Fprintf(stdout, "%-29s  %-20s  %-7s  %-12s  %-22s  %s\n", m.ID, m.ReceivedAt.UTC().Format(time.RFC3339), m.Channel, m.Tenant, status, m.FileName)
+		fmt.Fprintf(stdout, "%-29s  %-20s  %-7s  %-12s  %-38s  %s\n", m.ID, m.ReceivedAt.UTC().Format(time.RFC3339), m.Channel, m.Tenant, status, m.FileName)
 	}
 	return nil
 }
@@ -188,12 +201,15 @@ func cmdTenants(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}
 	if args[0] == "check" {
-		fmt.Fprintf(stdout, "%s: configuration valid, %d tenants\n", cfg.Path, len(cfg.Tenants))
+		fmt.Fprintf(stdout, "%s: configuration valid, %d tenant(s)\n", cfg.Path, len(cfg.Tenants))
 		return nil
 	}
 	fmt.Fprintf(stdout, "%-20s  %-10s  %-5s  %-5s  %s\n", "TENANT", "DATASETS", "ORGS", "VSVS", "NAME")

@@ -318,6 +318,8 @@ func (t *Tenant) validate(v *validator, p string) {
 		path := fmt.Sprintf("%s.vsvs[%d]", p, i)
 		if !vsvCode.MatchString(vsv) {
 			v.add(path, "VSV code must be 1 to 16 letters, digits and hyphens")
+		} else if strings.EqualFold(vsv, "NL") {
+			v.add(path, "VSV code NL is reserved for the national row of the outputs")
 		} else if j, dup := seen[strings.ToUpper(vsv)]; dup {
 			v.add(path, "duplicate of vsvs[%d]", j)
 		} else {

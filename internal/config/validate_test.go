@@ -215,12 +215,13 @@ func TestValidate(t *testing.T) {
 			"tenants[1].vsvs: at least one VSV is required for a tenant that delivers lvr1",
 		}},
 		{"vsvs", func(c *Config) {
-			c.Tenants[1].VSVs = []string{"VSV-UTR-01", "", "VSV_UTR", "VSV-UTRECHT-STAD1", "vsv-utr-01", "V"}
+			c.Tenants[1].VSVs = []string{"VSV-UTR-01", "", "VSV_UTR", "VSV-UTRECHT-STAD1", "vsv-utr-01", "V", "nl"}
 		}, []string{
 			"tenants[1].vsvs[1]: VSV code must be 1 to 16 letters, digits and hyphens",
 			"tenants[1].vsvs[2]: VSV code must be 1 to 16 letters, digits and hyphens",
 			"tenants[1].vsvs[3]: VSV code must be 1 to 16 letters, digits and hyphens",
 			"tenants[1].vsvs[4]: duplicate of vsvs[0]",
+			"tenants[1].vsvs[6]: VSV code NL is reserved for the national row of the outputs",
 		}},
 		{"ssh keys", func(c *Config) {
 			k := newSSHKey(t, "k")
