@@ -129,21 +129,44 @@ type Upload struct {
 // bytes (a *Refusal when they fail). When r fails, ctx ends or the size
 // limit is passed, nothing remains in the store.
 func Commit(ctx context.Context, st store.Store, u Upload, r io.Reader) (Meta, error) {
-	if err := ValidateName(u.FileName); err != nil {
+	p, err := Stage(ctx, st, u, r)
+	if err != nil {
 		return Meta{}, err
+	}
+	return p.Commit(ctx, u.FileName)
+}
+
+// Pending is an upload whose data is stored but which is no delivery yet:
+// without meta.json the processor does not see it. Commit makes it one;
+// Discard removes it.
+type Pending struct {
+	st   store.Store
+	meta Meta
+}
+
+// Meta returns the metadata the delivery will have (its file name is set by Commit).
+func (p *Pending) Meta() Meta { return p.meta }
+
+// Stage checks the name and first bytes of an upload and streams it into the
+// store under a new delivery id, hashing it on the way. The result becomes a
+// delivery only by Commit. When r fails, ctx ends or the size limit is
+// passed, nothing remains in the store.
+func Stage(ctx context.Context, st store.Store, u Upload, r io.Reader) (*Pending, error) {
+	if err := ValidateName(u.FileName); err != nil {
+		return nil, err
 	}
 	head := make([]byte, crypto.SniffLen)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return Meta{}, fmt.Errorf("read upload: %w", err)
+		return nil, fmt.Errorf("read upload: %w", err)
 	}
 	head = head[:n]
 	if n == 0 {
-		return Meta{}, ErrEmpty
+		return nil, ErrEmpty
 	}
 	format := crypto.DetectFormat(head)
 	if format == crypto.FormatUnknown {
-		return Meta{}, ErrNotEncrypted
+		return nil, ErrNotEncrypted
 	}
 	now := u.Now
 	if now.IsZero() {
@@ -161,25 +184,40 @@ func Commit(ctx context.Context, st store.Store, u Upload, r io.Reader) (Meta, e
 	}
 	h := sha256.New()
 	cr := &countingReader{r: io.MultiReader(bytes.NewReader(head), r), h: h, max: u.MaxSize}
-	dataKey := DataKey(m.Tenant, m.ID)
-	if err := st.Put(ctx, dataKey, cr); err != nil {
+	if err := st.Put(ctx, DataKey(m.Tenant, m.ID), cr); err != nil {
 		if cr.tooLarge {
-			return Meta{}, ErrTooLarge
+			return nil, ErrTooLarge
 		}
-		return Meta{}, fmt.Errorf("store delivery data: %w", err)
+		return nil, fmt.Errorf("store delivery data: %w", err)
 	}
 	m.Size = cr.n
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return &Pending{st: st, meta: m}, nil
+}
+
+// Commit writes meta.json with the final file name (which must pass the
+// naming rule): from then on the upload is a delivery.
+func (p *Pending) Commit(ctx context.Context, fileName string) (Meta, error) {
+	if err := ValidateName(fileName); err != nil {
+		p.Discard(ctx)
+		return Meta{}, err
+	}
+	m := p.meta
+	m.FileName = fileName
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return Meta{}, err
 	}
-	if err := st.Create(ctx, MetaKey(m.Tenant, m.ID), bytes.NewReader(b)); err != nil {
-		// Without meta.json the data is no delivery: remove it.
-		_ = st.Delete(context.WithoutCancel(ctx), dataKey)
+	if err := p.st.Create(ctx, MetaKey(m.Tenant, m.ID), bytes.NewReader(b)); err != nil {
+		p.Discard(ctx)
 		return Meta{}, fmt.Errorf("commit delivery: %w", err)
 	}
 	return m, nil
+}
+
+// Discard removes the staged data.
+func (p *Pending) Discard(ctx context.Context) error {
+	return p.st.Delete(context.WithoutCancel(ctx), DataKey(p.meta.Tenant, p.meta.ID))
 }
 
 type countingReader struct {

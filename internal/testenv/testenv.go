@@ -49,7 +49,7 @@ func DuckDB(t testing.TB) string {
 	Tool(t, "node", "apt-get install -y nodejs")
 	dir := filepath.Join(RepoRoot(t), "internal", "duckdb")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@duckdb", "node-api")); err != nil {
-		Missing(t, "DuckDB (@duckdb/node-api)", "npm ci --prefix internal/duckdb")
+		Missing(t, "DuckDB (@duckdb/node-api)", "npm install --prefix internal/duckdb")
 	}
 	return filepath.Join(dir, "query.mjs")
 }
