@@ -22,6 +22,7 @@ const usage = `ttpgate: file exchange and batch processor of a healthcare truste
 Usage:
   ttpgate demo                                  the whole flow on embedded defaults in a temporary folder
   ttpgate keygen --out DIR                      create every key a deployment needs (never overwrites)
+  ttpgate serve [--config FILE] [--grace 30s]   run the gateway (SFTP drop-zone)
   ttpgate process [--config FILE]               one processing run
   ttpgate deliver --config FILE --tenant T FILE...
                                                 place files as deliveries of tenant T (channel cli)
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeygen(rest, stdout, stderr)
 	case "process":
 		return cmdProcess(ctx, rest, stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
 	case "deliver":
 		return cmdDeliver(ctx, rest, stdout, stderr)
 	case "deliveries":

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"strings"
+
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/ssh"
 	"io"
 	"io/fs"
 	"os"
@@ -39,6 +45,7 @@ tenants:
     name: ACME ROM software (example)
     datasets: [rom]
     organisations: ["94012345", "94054321"]
+    ssh_keys: ["%s"]
     s3_access_key: TTPACME0001
   - id: praktijk-zon
     name: Verloskundigenpraktijk De Zon (example)
@@ -63,7 +70,11 @@ func ensureDevSetup(dir string, stderr io.Writer) (string, error) {
 	if _, err := crypto.GenerateKeys(filepath.Join(dir, "keys")); err != nil {
 		return "", fmt.Errorf("development keys: %w", err)
 	}
-	if err := os.WriteFile(cfgPath, []byte(devConfig), 0o600); err != nil {
+	pub, err := tenantKey(filepath.Join(dir, "keys", "tenant-vendor-acme"))
+	if err != nil {
+		return "", fmt.Errorf("development tenant key: %w", err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(devConfig, pub)), 0o600); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(stderr, "ttpgate: created a development setup in %s (keys, local store, example tenants); edit %s to change it\n", dir, cfgPath)
@@ -140,4 +151,27 @@ func newProcessor(cfg *config.Config, st store.Store, stderr io.Writer) (*proces
 		Logger:       newLogger(stderr),
 		Version:      version(),
 	})
+}
+
+// tenantKey creates an Ed25519 SSH key pair for an example tenant (the
+// private key as OpenSSH writes it, mode 0600) and returns the public key
+// as an authorized_keys line.
+func tenantKey(path string) (string, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "example tenant key (ttpgate development setup)")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " vendor-acme-dev"
+	return line, os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
 }

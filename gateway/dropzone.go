@@ -1,0 +1,159 @@
+// Package gateway is ttpgate's front door: an SFTP server (and later an S3
+// endpoint) over one drop-zone core that authenticates tenants, confines
+// each to its own write-only upload folder and read-only outbox, streams
+// uploads into the store as deliveries, enforces limits and writes audit
+// events. It holds no decryption or pseudonymisation key.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ttpgate/ttpgate/internal/config"
+	"github.com/ttpgate/ttpgate/internal/store"
+)
+
+// Audit event names: a closed set, never sampled.
+const (
+	EventAuthSuccess     = "auth.success"
+	EventAuthFailed      = "auth.failed"
+	EventAddrBanned      = "auth.banned"
+	EventConnRefused     = "conn.refused"
+	EventUploadStarted   = "upload.started"
+	EventUploadCommitted = "upload.committed"
+	EventUploadRefused   = "upload.refused"
+	EventUploadAborted   = "upload.aborted"
+	EventDisconnect      = "session.closed"
+	EventDenied          = "request.denied"
+)
+
+// Dropzone is the protocol-independent core shared by SFTP and S3.
+type Dropzone struct {
+	Store   store.Store
+	Tenants map[string]*config.Tenant
+	Limits  config.Limits
+	log     *slog.Logger
+	now     func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]int // tenant -> open sessions
+	failures map[string]*failureCount
+	uploads  sync.WaitGroup // uploads in progress, for graceful shutdown
+	active   map[*Upload]struct{}
+}
+
+type failureCount struct {
+	n           int
+	first       time.Time
+	bannedUntil time.Time
+}
+
+// NewDropzone returns the core for cfg's tenants and limits.
+func NewDropzone(st store.Store, cfg *config.Config, log *slog.Logger) *Dropzone {
+	d := &Dropzone{
+		Store:    st,
+		Tenants:  map[string]*config.Tenant{},
+		Limits:   cfg.Gateway.Limits,
+		log:      log,
+		now:      time.Now,
+		sessions: map[string]int{},
+		failures: map[string]*failureCount{},
+		active:   map[*Upload]struct{}{},
+	}
+	for i := range cfg.Tenants {
+		d.Tenants[cfg.Tenants[i].ID] = &cfg.Tenants[i]
+	}
+	return d
+}
+
+// Audit writes one audit event.
+func (d *Dropzone) Audit(event string, attrs ...any) {
+	d.log.LogAttrs(context.Background(), slog.LevelInfo, event, slog.Group("", append([]any{"event", event}, attrs...)...))
+}
+
+// hostOf returns the IP of a remote address (the unit of bans).
+func hostOf(addr net.Addr) string {
+	if addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
+}
+
+// Banned reports whether the address is banned now.
+func (d *Dropzone) Banned(addr net.Addr) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.failures[hostOf(addr)]
+	return f != nil && d.now().Before(f.bannedUntil)
+}
+
+// AuthFailed counts a failed authentication of addr and bans the address
+// after Limits.AuthFailuresBeforeBan failures within the ban period.
+func (d *Dropzone) AuthFailed(addr net.Addr) (banned bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	host, now, ban := hostOf(addr), d.now(), time.Duration(d.Limits.Ban)
+	f := d.failures[host]
+	if f == nil || now.Sub(f.first) > ban {
+		f = &failureCount{first: now}
+		d.failures[host] = f
+	}
+	f.n++
+	if d.Limits.AuthFailuresBeforeBan > 0 && f.n >= d.Limits.AuthFailuresBeforeBan && !now.Before(f.bannedUntil) {
+		f.bannedUntil = now.Add(ban)
+		return true
+	}
+	return false
+}
+
+// OpenSession counts a session of tenant; it fails when the tenant has
+// MaxSessionsPerTenant open already.
+func (d *Dropzone) OpenSession(tenant string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if max := d.Limits.MaxSessionsPerTenant; max > 0 && d.sessions[tenant] >= max {
+		return fmt.Errorf("tenant %s has %d sessions open, the maximum", tenant, max)
+	}
+	d.sessions[tenant]++
+	return nil
+}
+
+// CloseSession ends a session counted by OpenSession.
+func (d *Dropzone) CloseSession(tenant string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sessions[tenant]--
+	if d.sessions[tenant] <= 0 {
+		delete(d.sessions, tenant)
+	}
+}
+
+// WaitUploads waits until no upload is in progress or ctx ends; then it
+// aborts what is still running (its data is discarded whole).
+func (d *Dropzone) WaitUploads(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { d.uploads.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	d.mu.Lock()
+	var running []*Upload
+	for u := range d.active {
+		running = append(running, u)
+	}
+	d.mu.Unlock()
+	for _, u := range running {
+		u.Abort(errShutdown)
+	}
+	<-done
+}
