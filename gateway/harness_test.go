@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,25 +35,8 @@ type gw struct {
 	addr string
 	port string
 	keys map[string]string // tenant -> private key file
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startGateway starts a gateway for tenants "acme" and "zon" (and any
@@ -67,7 +49,7 @@ func startGateway(t testing.TB, limits func(*config.Limits)) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gw{t: t, dir: dir, st: st, keys: map[string]string{}, logs: &syncBuffer{}, done: make(chan error, 1)}
+	g := &gw{t: t, dir: dir, st: st, keys: map[string]string{}, logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	cfg := &config.Config{}
 	for _, id := range []string{"acme", "zon"} {
 		pub := g.newKey(id)

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,28 +31,11 @@ type harness struct {
 	id        *age.X25519Identity
 	recipient string
 	tenants   []config.Tenant
-	logs      *syncBuffer
+	logs      *testenv.SyncBuffer
 	now       time.Time
 	minCell   int
 	sortRun   int
 	seq       int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var testPseudonymKey = bytes.Repeat([]byte{0x42}, 32)
@@ -70,7 +52,7 @@ func newHarness(t testing.TB, tenants ...config.Tenant) *harness {
 		t.Fatal(err)
 	}
 	return &harness{t: t, dir: dir, st: st, id: id, recipient: id.Recipient().String(), tenants: tenants,
-		logs: &syncBuffer{}, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), minCell: 10}
+		logs: &testenv.SyncBuffer{}, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), minCell: 10}
 }
 
 func romTenant(id string, orgs ...string) config.Tenant {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -137,7 +138,7 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("list deliveries: %w", err)
 	}
-	slices.SortFunc(metas, func(a, b delivery.Meta) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(metas, func(a, b delivery.Meta) int { return strings.Compare(a.ID, b.ID) })
 	ledger, err := p.readLedger(ctx)
 	if err != nil {
 		return sum, err
@@ -185,12 +186,3 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 	return sum, nil
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

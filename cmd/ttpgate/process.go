@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ttpgate/ttpgate/internal/config"
@@ -156,7 +157,7 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(metas, func(a, b delivery.Meta) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(metas, func(a, b delivery.Meta) int { return strings.Compare(a.ID, b.ID) })
 	statuses, err := processor.Statuses(ctx, st)
 	if err != nil {
 		return err
@@ -181,15 +182,6 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 func cmdTenants(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "check") {

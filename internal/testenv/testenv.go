@@ -5,10 +5,12 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -52,4 +54,23 @@ func DuckDB(t testing.TB) string {
 		Missing(t, "DuckDB (@duckdb/node-api)", "npm install --prefix internal/duckdb")
 	}
 	return filepath.Join(dir, "query.mjs")
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers: tests give it
+// to a logger and read back what was logged.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
