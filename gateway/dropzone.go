@@ -44,6 +44,7 @@ type Dropzone struct {
 	failures map[string]*failureCount
 	uploads  sync.WaitGroup // uploads in progress, for graceful shutdown
 	active   map[*Upload]struct{}
+	closing  bool // WaitUploads has begun: no new uploads
 }
 
 type failureCount struct {
@@ -102,7 +103,9 @@ func (d *Dropzone) AuthFailed(addr net.Addr) (banned bool) {
 	defer d.mu.Unlock()
 	host, now, ban := hostOf(addr), d.now(), time.Duration(d.Limits.Ban)
 	f := d.failures[host]
-	if f == nil || now.Sub(f.first) > ban {
+	// A new count starts after the period, but never while a ban lasts
+	// (connections open before the ban still fail).
+	if f == nil || now.Sub(f.first) > ban && !now.Before(f.bannedUntil) {
 		f = &failureCount{first: now}
 		d.failures[host] = f
 	}
@@ -136,9 +139,13 @@ func (d *Dropzone) CloseSession(tenant string) {
 	}
 }
 
-// WaitUploads waits until no upload is in progress or ctx ends; then it
-// aborts what is still running (its data is discarded whole).
+// WaitUploads refuses new uploads from now on, waits until no upload is in
+// progress or ctx ends, and then aborts what is still running (its data is
+// discarded whole).
 func (d *Dropzone) WaitUploads(ctx context.Context) {
+	d.mu.Lock()
+	d.closing = true
+	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() { d.uploads.Wait(); close(done) }()
 	select {

@@ -52,8 +52,16 @@ type SFTPServer struct {
 	ln       net.Listener
 	closing  bool
 	conns    map[net.Conn]struct{}
+	channels map[net.Conn][]*activeChannel // for Shutdown: which connections are idle
 	perAddr  map[string]int
 	sessions sync.WaitGroup
+
+	// offered holds, per connection (remote address), the user for whom
+	// the client offered a listed key that it has not proven yet: when the
+	// handshake ends before the proof is judged (a bad signature ends it
+	// inside the ssh library, which does not call AuthLogCallback), the
+	// attempt is still audited and counted as a failure.
+	offered sync.Map
 }
 
 // LoadHostKeys reads SSH host keys (files must be private to their owner).
@@ -93,14 +101,22 @@ func NewSFTPServer(d *Dropzone, hostKeys []ssh.Signer) *SFTPServer {
 		PublicKeyAuthAlgorithms: ClientKeyAlgorithms,
 		// Only a key listed for the tenant is considered at all...
 		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if d.Banned(c.RemoteAddr()) {
+				return nil, errBanned
+			}
 			if d.authorizedKey(c.User(), key) {
+				s.offered.Store(c.RemoteAddr().String(), c.User())
 				return &ssh.Permissions{}, nil
 			}
 			return nil, errors.New("key not authorized")
 		},
 		// ...and the tenant is decided only here, for a key the client has
 		// proven to hold (deciding from PublicKeyCallback was CVE-2024-45337).
+		// A ban also stops connections that were open before it began.
 		VerifiedPublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.Permissions, _ string) (*ssh.Permissions, error) {
+			if d.Banned(c.RemoteAddr()) {
+				return nil, errBanned
+			}
 			if !d.authorizedKey(c.User(), key) {
 				return nil, errors.New("key not authorized")
 			}
@@ -111,20 +127,36 @@ func NewSFTPServer(d *Dropzone, hostKeys []ssh.Signer) *SFTPServer {
 			if method == "none" {
 				return
 			}
+			if method == "publickey" {
+				s.offered.Delete(c.RemoteAddr().String()) // judged
+			}
 			if err == nil {
 				return // logged once the connection is established
 			}
-			d.Audit(EventAuthFailed, "user", sanitize(c.User()), "addr", c.RemoteAddr().String(), "method", method)
-			if d.AuthFailed(c.RemoteAddr()) {
-				d.Audit(EventAddrBanned, "addr", hostOf(c.RemoteAddr()), "for", d.Limits.Ban.String())
-			}
+			s.authFailed(c.User(), c.RemoteAddr(), method)
 		},
 	}
 	for _, k := range hostKeys {
+		// An RSA key would be offered for ssh-rsa (SHA-1) signatures too.
+		if as, ok := k.(ssh.AlgorithmSigner); ok && k.PublicKey().Type() == ssh.KeyAlgoRSA {
+			if ms, err := ssh.NewSignerWithAlgorithms(as, []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}); err == nil {
+				k = ms
+			}
+		}
 		cfg.AddHostKey(k)
 	}
 	s.config = cfg
 	return s
+}
+
+var errBanned = errors.New("address banned")
+
+// authFailed audits a failed authentication and counts it for bans.
+func (s *SFTPServer) authFailed(user string, addr net.Addr, method string) {
+	s.d.Audit(EventAuthFailed, "user", sanitize(user), "addr", addr.String(), "method", method)
+	if s.d.AuthFailed(addr) {
+		s.d.Audit(EventAddrBanned, "addr", hostOf(addr), "for", s.d.Limits.Ban.String())
+	}
 }
 
 // sanitize bounds a client-chosen string before it is logged.
@@ -161,6 +193,11 @@ func (d *Dropzone) authorizedKey(user string, key ssh.PublicKey) bool {
 // Serve accepts connections on ln until Shutdown.
 func (s *SFTPServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
+	if s.closing { // Shutdown came first: it found no listener to close
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
 	s.ln = ln
 	s.mu.Unlock()
 	for {
@@ -183,7 +220,6 @@ func (s *SFTPServer) Serve(ln net.Listener) error {
 			c.Close()
 			continue
 		}
-		s.sessions.Add(1)
 		go func() {
 			defer s.sessions.Done()
 			defer s.release(c)
@@ -214,6 +250,7 @@ func (s *SFTPServer) admit(c net.Conn) bool {
 	}
 	s.conns[c] = struct{}{}
 	s.perAddr[host]++
+	s.sessions.Add(1) // under s.mu: never after Shutdown began to wait
 	return true
 }
 
@@ -222,6 +259,7 @@ func (s *SFTPServer) release(c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	delete(s.channels, c)
 	host := hostOf(c.RemoteAddr())
 	if s.perAddr[host]--; s.perAddr[host] <= 0 {
 		delete(s.perAddr, host)
@@ -237,8 +275,15 @@ func newSessionID() string {
 func (s *SFTPServer) handle(raw net.Conn) {
 	raw.SetDeadline(time.Now().Add(s.handshake))
 	conn, chans, reqs, err := ssh.NewServerConn(raw, s.config)
+	user, unproven := s.offered.LoadAndDelete(raw.RemoteAddr().String())
 	if err != nil {
-		return // auth failures are audited by AuthLogCallback
+		// Auth failures are audited by AuthLogCallback, except a listed
+		// key offered and then not proven (a bad signature, or the client
+		// gave up).
+		if unproven {
+			s.authFailed(user.(string), raw.RemoteAddr(), "publickey")
+		}
+		return
 	}
 	defer conn.Close()
 	raw.SetDeadline(time.Time{})
@@ -303,19 +348,73 @@ func (s *SFTPServer) handle(raw net.Conn) {
 		if err != nil {
 			continue
 		}
+		ac := &activeChannel{Channel: ch, activity: activity}
+		s.mu.Lock()
+		if s.channels == nil {
+			s.channels = map[net.Conn][]*activeChannel{}
+		}
+		s.channels[raw] = append(s.channels[raw], ac)
+		s.mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.serveChannel(ctx, sess, &activeChannel{Channel: ch, activity: activity}, chReqs)
+			s.serveChannel(ctx, sess, ac, chReqs)
 		}()
 	}
 	wg.Wait()
 }
 
-// activeChannel reports traffic to the idle watchdog.
+// activeChannel reports traffic to the idle watchdog, and counts the SFTP
+// packets read and written: every SFTP request has exactly one reply, so
+// when the counts match no request awaits its reply and Shutdown may close
+// the connection without cutting off a reply (such as the one to the close
+// of an upload just committed).
 type activeChannel struct {
 	ssh.Channel
 	activity chan struct{}
+
+	mu            sync.Mutex
+	read, written packetCount
+}
+
+// idle reports whether every request read has been answered.
+func (a *activeChannel) idle() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.read.n == a.written.n && !a.read.partial()
+}
+
+// packetCount counts SFTP packets (a uint32 length, then that many bytes)
+// in a byte stream fed in pieces of any size.
+type packetCount struct {
+	n      int64  // whole packets
+	header int    // bytes of the current length seen (0-3)
+	length uint32 // the length being read
+	rest   uint32 // bytes of the current packet still to come
+}
+
+func (c *packetCount) partial() bool { return c.header > 0 || c.rest > 0 }
+
+func (c *packetCount) add(p []byte) {
+	for len(p) > 0 {
+		if c.rest == 0 {
+			c.length = c.length<<8 | uint32(p[0])
+			p = p[1:]
+			if c.header++; c.header == 4 {
+				c.rest, c.length, c.header = c.length, 0, 0
+				if c.rest == 0 {
+					c.n++
+				}
+			}
+			continue
+		}
+		k := min(uint32(len(p)), c.rest)
+		c.rest -= k
+		p = p[k:]
+		if c.rest == 0 {
+			c.n++
+		}
+	}
 }
 
 func (a *activeChannel) touch() {
@@ -328,12 +427,19 @@ func (a *activeChannel) touch() {
 func (a *activeChannel) Read(p []byte) (int, error) {
 	n, err := a.Channel.Read(p)
 	a.touch()
+	a.mu.Lock()
+	a.read.add(p[:n])
+	a.mu.Unlock()
 	return n, err
 }
 
 func (a *activeChannel) Write(p []byte) (int, error) {
 	a.touch()
-	return a.Channel.Write(p)
+	n, err := a.Channel.Write(p)
+	a.mu.Lock()
+	a.written.add(p[:n])
+	a.mu.Unlock()
+	return n, err
 }
 
 // serveChannel accepts exactly one request: the sftp subsystem. No shell,
@@ -341,14 +447,17 @@ func (a *activeChannel) Write(p []byte) (int, error) {
 func (s *SFTPServer) serveChannel(ctx context.Context, sess Session, ch *activeChannel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	for req := range reqs {
+		if req.Type == "exec" || req.Type == "shell" {
+			// Accepted only to say why nothing runs, with exit status 1:
+			// OpenSSH drops what a channel wrote to stderr when the request
+			// itself is refused.
+			req.Reply(true, nil)
+			fmt.Fprintln(ch.Stderr(), "ttpgate: only SFTP is available on this server")
+			ch.SendRequest("exit-status", false, []byte{0, 0, 0, 1})
+			return
+		}
 		if req.Type != "subsystem" || string(bytes.TrimPrefix(req.Payload, []byte{0, 0, 0, 4})) != "sftp" || len(req.Payload) != 8 {
-			if req.Type == "exec" || req.Type == "shell" {
-				fmt.Fprintln(ch.Stderr(), "ttpgate: only SFTP is available on this server")
-			}
 			req.Reply(false, nil)
-			if req.Type == "exec" || req.Type == "shell" {
-				return
-			}
 			continue
 		}
 		req.Reply(true, nil)
@@ -369,7 +478,9 @@ func (s *SFTPServer) serveChannel(ctx context.Context, sess Session, ch *activeC
 }
 
 // Shutdown stops accepting connections, lets uploads in progress finish
-// until ctx ends (then discards them whole) and closes every connection.
+// until ctx ends (then discards them whole) and closes every connection:
+// each as soon as no request on it awaits its reply, so that a client whose
+// upload finished is told so, and all of them when ctx ends.
 func (s *SFTPServer) Shutdown(ctx context.Context) {
 	s.mu.Lock()
 	s.closing = true
@@ -378,10 +489,39 @@ func (s *SFTPServer) Shutdown(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	s.d.WaitUploads(ctx)
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	closed := map[net.Conn]bool{}
+	for {
+		s.mu.Lock()
+		open := 0
+		for c := range s.conns {
+			if !closed[c] && (ctx.Err() != nil || s.connIdle(c)) {
+				c.Close()
+				closed[c] = true
+			}
+			if !closed[c] {
+				open++
+			}
+		}
+		s.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
 	}
-	s.mu.Unlock()
 	s.sessions.Wait()
+}
+
+// connIdle reports whether no request on c awaits its reply; s.mu is held.
+func (s *SFTPServer) connIdle(c net.Conn) bool {
+	for _, ac := range s.channels[c] {
+		if !ac.idle() {
+			return false
+		}
+	}
+	return true
 }

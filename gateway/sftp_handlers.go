@@ -91,7 +91,20 @@ type sftpSession struct {
 }
 
 func newSFTPSession(ctx context.Context, d *Dropzone, s Session, stderr io.Writer) *sftpSession {
-	return &sftpSession{d: d, s: s, ctx: ctx, stderr: stderr, files: map[string]fileInfo{}, parts: map[string]*delivery.Pending{}}
+	return &sftpSession{d: d, s: s, ctx: ctx, stderr: &lockedWriter{w: stderr}, files: map[string]fileInfo{}, parts: map[string]*delivery.Pending{}}
+}
+
+// lockedWriter serialises writes: pkg/sftp's workers refuse uploads
+// concurrently, and an ssh channel's stderr takes one writer at a time.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (ss *sftpSession) handlers() sftp.Handlers {
@@ -211,12 +224,18 @@ type sftpUpload struct {
 	u      *Upload
 	name   string
 	broken error
+
+	// The writes in flight when an upload fails all fail: the client is
+	// told, and the refusal audited, once.
+	refuseOnce sync.Once
+	refusal    error
 }
 
 func (w *sftpUpload) WriteAt(p []byte, off int64) (int, error) {
 	n, err := w.u.WriteAt(p, off)
 	if err != nil {
-		return n, w.ss.refuse(w.name, err)
+		w.refuseOnce.Do(func() { w.refusal = w.ss.refuse(w.name, err) })
+		return n, w.refusal
 	}
 	return n, nil
 }

@@ -72,9 +72,13 @@ func (d *Dropzone) StartUpload(ctx context.Context, s Session, name string) (*Up
 	u := &Upload{d: d, s: s, Name: name, started: d.now(), ahead: map[int64][]byte{}, pw: pw,
 		done: make(chan struct{}), maxSize: int64(d.Limits.MaxFileSize)}
 	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return nil, errShutdown
+	}
 	d.active[u] = struct{}{}
+	d.uploads.Add(1) // under d.mu: never after WaitUploads saw no upload
 	d.mu.Unlock()
-	d.uploads.Add(1)
 	go func() {
 		defer close(u.done)
 		p, err := delivery.Stage(context.WithoutCancel(ctx), d.Store, delivery.Upload{
@@ -250,7 +254,7 @@ func (u *Upload) Abort(cause error) {
 	}
 	u.release()
 	u.d.Audit(EventUploadAborted, "tenant", u.s.Tenant, "session", u.s.ID, "addr", u.s.RemoteAddr,
-		"file", u.Name, "bytes_received", u.Size(), "reason", cause.Error())
+		"file", u.Name, "bytes_received", u.Size(), "reason", reasonOf(cmpErr(cause, errBroken)))
 }
 
 func (u *Upload) release() {
@@ -286,6 +290,8 @@ func reasonOf(err error) string {
 		return "protocol"
 	case errors.Is(err, errShutdown):
 		return "shutdown"
+	case errors.Is(err, errBroken):
+		return "broken"
 	}
 	return "error"
 }

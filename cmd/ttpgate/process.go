@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ttpgate/ttpgate/gateway"
 	"github.com/ttpgate/ttpgate/internal/config"
 	"github.com/ttpgate/ttpgate/internal/delivery"
 	"github.com/ttpgate/ttpgate/internal/store"
@@ -182,10 +183,13 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-
 func cmdTenants(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "s3-credentials" {
+		return cmdTenantsS3Credentials(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "check") {
 		fmt.Fprintln(stderr, "usage: ttpgate tenants list|check [--config FILE]")
+		fmt.Fprintln(stderr, "       ttpgate tenants s3-credentials [--config FILE] TENANT")
 		return errUsage
 	}
 	fs := newFlags("tenants "+args[0], stderr)
@@ -208,5 +212,48 @@ func cmdTenants(args []string, stdout, stderr io.Writer) error {
 	for _, t := range cfg.Tenants {
 		fmt.Fprintf(stdout, "%-20s  %-10s  %-5d  %-5d  %s\n", t.ID, fmt.Sprint(t.Datasets), len(t.Organisations), len(t.VSVs), t.Name)
 	}
+	return nil
+}
+
+// cmdTenantsS3Credentials prints a tenant's S3 access key id and secret key
+// as environment variable assignments, the form the AWS CLI and SDKs read.
+// The secret is derived from the gateway's credential secret, so it is the
+// same on every gateway of one deployment and never stored.
+func cmdTenantsS3Credentials(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tenants s3-credentials", stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: ttpgate tenants s3-credentials [--config FILE] TENANT")
+		return errUsage
+	}
+	id := fs.Arg(0)
+	if err := parseFlags(fs, fs.Args()[1:]); err != nil { // flags after TENANT
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	t, ok := cfg.Tenant(id)
+	if !ok {
+		return fmt.Errorf("no tenant %q in %s", id, cfg.Path)
+	}
+	if t.S3AccessKey == "" {
+		return fmt.Errorf("tenant %s has no s3_access_key: it has no S3 access", t.ID)
+	}
+	if cfg.Gateway.S3.CredentialSecret == "" {
+		return fmt.Errorf("gateway.s3.credential_secret is not configured in %s", cfg.Path)
+	}
+	secret, err := gateway.ReadS3CredentialSecret(cfg.Gateway.S3.CredentialSecret)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", t.S3AccessKey, gateway.DeriveS3Secret(secret, t.S3AccessKey))
 	return nil
 }

@@ -77,6 +77,10 @@ type S3 struct {
 	// CredentialSecret is the file of the secret from which the tenants'
 	// S3 secret keys are derived.
 	CredentialSecret string `yaml:"credential_secret"`
+	// MultipartExpiry is how long a multipart upload may stay neither
+	// completed nor aborted before its parts are removed (default 24h, at
+	// least 1m).
+	MultipartExpiry Duration `yaml:"multipart_expiry"`
 }
 
 // Admin configures the admin listener (/healthz, /metrics).

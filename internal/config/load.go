@@ -461,6 +461,7 @@ const (
 	defaultPostWindowBefore      = 42
 	defaultPostWindowAfter       = 21
 	defaultClaimTimeout          = Duration(time.Hour)
+	defaultMultipartExpiry       = Duration(24 * time.Hour)
 )
 
 // ApplyDefaults sets every value that is left unset (zero, or nil for the
@@ -476,6 +477,7 @@ func (c *Config) ApplyDefaults() {
 	}
 
 	orDefault(&c.Gateway.S3.Region, defaultRegion)
+	orDefault(&c.Gateway.S3.MultipartExpiry, defaultMultipartExpiry)
 	l := &c.Gateway.Limits
 	orDefault(&l.MaxFileSize, defaultMaxFileSize)
 	orDefault(&l.MaxSessionsPerTenant, defaultMaxSessionsPerTenant)

@@ -39,6 +39,7 @@ func TestLoadValid(t *testing.T) {
 				TLSKey:           abs("keys/tls.key"),
 				Region:           "eu-west-1",
 				CredentialSecret: abs("keys/s3.secret"),
+				MultipartExpiry:  Duration(24 * time.Hour),
 			},
 			Admin: Admin{Listen: "127.0.0.1:9464"},
 			Limits: Limits{
@@ -524,7 +525,7 @@ func TestApplyDefaults(t *testing.T) {
 	want := Config{
 		Store: Store{Type: "local", Path: "store", S3: S3Store{Region: "eu-west-1", Secure: ptr(true), PartSize: 16 * MiB}},
 		Gateway: Gateway{
-			S3: S3{Region: "eu-west-1"},
+			S3: S3{Region: "eu-west-1", MultipartExpiry: Duration(24 * time.Hour)},
 			Limits: Limits{
 				MaxFileSize:           20 * GiB,
 				MaxSessionsPerTenant:  16,
@@ -551,7 +552,7 @@ func TestApplyDefaults(t *testing.T) {
 	set := Config{
 		Store: Store{Type: "s3", Path: "/srv/store", S3: S3Store{Region: "nl-ams", Secure: ptr(false), PartSize: 64 * MiB}},
 		Gateway: Gateway{
-			S3: S3{Region: "nl-ams"},
+			S3: S3{Region: "nl-ams", MultipartExpiry: Duration(2 * time.Minute)},
 			Limits: Limits{
 				MaxFileSize:           GiB,
 				MaxSessionsPerTenant:  2,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -30,6 +31,10 @@ var (
 
 // minRSABits is the smallest RSA key accepted for SSH.
 const minRSABits = 2048
+
+// minMultipartExpiry is the shortest gateway.s3.multipart_expiry: a
+// multipart upload needs time to be completed.
+const minMultipartExpiry = Duration(time.Minute)
 
 // S3 bounds on the size of a multipart part.
 const (
@@ -158,6 +163,9 @@ func (g *Gateway) validate(v *validator) {
 		}
 		if g.S3.Region == "" {
 			v.add("gateway.s3.region", "required for the S3 endpoint")
+		}
+		if g.S3.MultipartExpiry < minMultipartExpiry {
+			v.add("gateway.s3.multipart_expiry", "must be at least 1m")
 		}
 	}
 	if g.Admin.Listen != "" {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -141,6 +142,10 @@ func TestValidate(t *testing.T) {
 			"gateway.s3.tls_key: required for the S3 endpoint",
 			"gateway.s3.credential_secret: required for the S3 endpoint",
 			"gateway.s3.region: required for the S3 endpoint",
+			"gateway.s3.multipart_expiry: must be at least 1m",
+		}},
+		{"multipart expiry", func(c *Config) { c.Gateway.S3.MultipartExpiry = Duration(59 * time.Second) }, []string{
+			"gateway.s3.multipart_expiry: must be at least 1m",
 		}},
 		{"empty host key path", func(c *Config) { c.Gateway.SFTP.HostKeys = []string{"/k", ""} }, []string{
 			"gateway.sftp.host_keys[1]: must be a file path, not empty",
