@@ -22,7 +22,7 @@ const usage = `ttpgate: file exchange and batch processor of a healthcare truste
 Usage:
   ttpgate demo                                  the whole flow on embedded defaults in a temporary folder
   ttpgate keygen --out DIR                      create every key a deployment needs (never overwrites)
-  ttpgate serve [--config FILE] [--grace 30s]   run the gateway (SFTP drop-zone)
+  ttpgate serve [--config FILE] [--grace 30s]   run the gateway (SFTP and S3 drop-zone)
   ttpgate process [--config FILE]               one processing run
   ttpgate deliver --config FILE --tenant T FILE...
                                                 place files as deliveries of tenant T (channel cli)
@@ -31,6 +31,8 @@ Usage:
   ttpgate gen rom|lvr1 --rows N --seed S [--dialect D] [-o FILE]
                                                 write a synthetic extract
   ttpgate tenants list|check [--config FILE]    show tenants / validate the configuration
+  ttpgate tenants s3-credentials [--config FILE] TENANT
+                                                print the tenant's S3 access key id and secret
   ttpgate version
 
 Without --config, process and deliver use a development setup in ./ttpgate-data
