@@ -262,7 +262,7 @@ func (c *chunkedReader) finish() error {
 	}
 	switch _, err := c.br.ReadByte(); {
 	case err == nil:
-		return io.EOF // data after the end
+		return errInvalidChunk // data after the end
 	case err != io.EOF:
 		return bodyError(err)
 	}
