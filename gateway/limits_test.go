@@ -135,6 +135,9 @@ func TestLimitBan(t *testing.T) {
 	if _, err := g.secDialAs("acme", g.secSigner("acme")); err != nil {
 		t.Errorf("log in 1h after the ban: %v, want success", err)
 	}
+	// auth.success is written once the handshake is over on the server's
+	// side, which may be after the client has returned.
+	secWaitFor(t, "the second auth.success event", func() bool { return len(g.secAudit(EventAuthSuccess)) >= 2 })
 	if n := len(g.secAudit(EventAuthSuccess)); n != 2 {
 		t.Errorf("auth.success events: got %d, want 2", n)
 	}
@@ -441,13 +444,27 @@ func TestLimitChannelsPerConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sessions []*ssh.Session
 	for i := range maxChannelsPerConn {
-		if _, err := conn.NewSession(); err != nil {
+		sess, err := conn.NewSession()
+		if err != nil {
 			t.Fatalf("session %d: %v", i+1, err)
 		}
+		sessions = append(sessions, sess)
 	}
 	var oce *ssh.OpenChannelError
 	if _, err := conn.NewSession(); !errors.As(err, &oce) || oce.Reason != ssh.ResourceShortage {
 		t.Errorf("session %d: got %v, want rejected for resource shortage", maxChannelsPerConn+1, err)
 	}
+	// The cap counts channels open at once: a closed one frees its place, so
+	// a long-lived client (rclone opens many sessions over time) keeps working.
+	sessions[0].Close()
+	secWaitFor(t, "a free channel", func() bool {
+		s, err := conn.NewSession()
+		if err != nil {
+			return false
+		}
+		s.Close()
+		return true
+	})
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -334,13 +336,13 @@ func (s *SFTPServer) handle(raw net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	nch := 0
+	var open atomic.Int32 // channels open at once (a long-lived client opens many over time)
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.UnknownChannelType, "only session channels")
 			continue
 		}
-		if nch++; nch > maxChannelsPerConn {
+		if open.Load() >= maxChannelsPerConn {
 			nc.Reject(ssh.ResourceShortage, "too many channels")
 			continue
 		}
@@ -355,13 +357,23 @@ func (s *SFTPServer) handle(raw net.Conn) {
 		}
 		s.channels[raw] = append(s.channels[raw], ac)
 		s.mu.Unlock()
+		open.Add(1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer open.Add(-1)
+			defer s.forgetChannel(raw, ac)
 			s.serveChannel(ctx, sess, ac, chReqs)
 		}()
 	}
 	wg.Wait()
+}
+
+// forgetChannel drops a finished channel from the shutdown bookkeeping.
+func (s *SFTPServer) forgetChannel(raw net.Conn, ac *activeChannel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[raw] = slices.DeleteFunc(s.channels[raw], func(c *activeChannel) bool { return c == ac })
 }
 
 // activeChannel reports traffic to the idle watchdog, and counts the SFTP
