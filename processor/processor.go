@@ -185,4 +185,3 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 	}
 	return sum, nil
 }
-
