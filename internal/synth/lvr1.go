@@ -463,26 +463,7 @@ func WriteLVR1(w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	cw := newCSVWriter(w, d)
-	if err := cw.header(lvr1Columns); err != nil {
-		return err
-	}
-	g := newLVRGen(o)
-	er := newRNG(o.Seed, streamLVR1Err)
-	var l line
-	var scratch []byte
-	for range o.Rows {
-		row := g.row()
-		row.format(&l, d)
-		if o.ErrorRate > 0 && er.chance(o.ErrorRate) {
-			row.corrupt(&l, d, er, o.Year, scratch)
-			scratch = l.replVal
-		}
-		if err := cw.write(&l); err != nil {
-			return err
-		}
-	}
-	return cw.flush()
+	return writeExtract(w, o, d, lvr1Columns, streamLVR1Err, newLVRGen(o).row)
 }
 
 // LVR1Identifiers replays WriteLVR1(w, o) and calls visit for every

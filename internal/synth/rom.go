@@ -464,26 +464,7 @@ func WriteROM(w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	cw := newCSVWriter(w, d)
-	if err := cw.header(romColumns); err != nil {
-		return err
-	}
-	g := newROMGen(o)
-	er := newRNG(o.Seed, streamROMErrors)
-	var l line
-	var scratch []byte
-	for range o.Rows {
-		row := g.row()
-		row.format(&l, d)
-		if o.ErrorRate > 0 && er.chance(o.ErrorRate) {
-			row.corrupt(&l, d, er, o.Year, scratch)
-			scratch = l.replVal
-		}
-		if err := cw.write(&l); err != nil {
-			return err
-		}
-	}
-	return cw.flush()
+	return writeExtract(w, o, d, romColumns, streamROMErrors, newROMGen(o).row)
 }
 
 // ROMIdentifiers replays WriteROM(w, o) and calls visit for every

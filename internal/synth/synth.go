@@ -22,6 +22,7 @@ package synth
 
 import (
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -144,4 +145,34 @@ func (o Options) normalize(orgs []string) (Options, *dialectSpec, error) {
 		}
 	}
 	return o, spec, nil
+}
+
+// extractRow is one generated row of either dataset.
+type extractRow interface {
+	format(l *line, d *dialectSpec)
+	corrupt(l *line, d *dialectSpec, r rng, year int, scratch []byte)
+}
+
+// writeExtract writes the header and o.Rows rows from next, making the rows
+// that the error stream picks invalid; memory does not depend on o.Rows.
+func writeExtract[R extractRow](w io.Writer, o Options, d *dialectSpec, columns []string, errStream uint64, next func() R) error {
+	cw := newCSVWriter(w, d)
+	if err := cw.header(columns); err != nil {
+		return err
+	}
+	er := newRNG(o.Seed, errStream)
+	var l line
+	var scratch []byte
+	for range o.Rows {
+		row := next()
+		row.format(&l, d)
+		if o.ErrorRate > 0 && er.chance(o.ErrorRate) {
+			row.corrupt(&l, d, er, o.Year, scratch)
+			scratch = l.replVal
+		}
+		if err := cw.write(&l); err != nil {
+			return err
+		}
+	}
+	return cw.flush()
 }
