@@ -21,6 +21,7 @@ import (
 	"github.com/ttpgate/ttpgate/crypto"
 	"github.com/ttpgate/ttpgate/internal/config"
 	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/internal/store"
 	"github.com/ttpgate/ttpgate/internal/testenv"
 	"github.com/ttpgate/ttpgate/processor"
 	"github.com/ttpgate/ttpgate/schemas"
@@ -74,37 +75,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// One processing run, with the fixture's tenant configuration.
-	f, err := os.Open(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := age.ParseIdentities(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := crypto.NewPseudonymizer(bytes.Repeat([]byte{0x5a}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plog testenv.SyncBuffer
-	p, err := processor.New(processor.Options{
-		Store: g.st,
-		Tenants: []config.Tenant{{ID: "acme", Datasets: []string{"rom"},
-			Organisations: []string{"94012345", "94054321", "94099999"}}},
-		Identities: ids, Pseudonymizer: ps, MinCell: 10, WorkDir: t.TempDir(), Version: "test",
-		CurrentYear: 2026, Logger: slog.New(slog.NewJSONHandler(&plog, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := p.Run(t.Context())
-	if err != nil {
-		t.Fatalf("processing run: %v\n%s", err, plog.String())
-	}
-	if sum.Processed != 2 || sum.Accepted != 1 || sum.AcceptedWithWarnings != 1 || sum.Rejected != 0 {
-		t.Errorf("run summary %+v, want 2 processed: 1 accepted, 1 with warnings", sum)
-	}
+	e2eProcess(t, g.st, keyFile, config.Tenant{ID: "acme", Datasets: []string{"rom"},
+		Organisations: []string{"94012345", "94054321", "94099999"}})
 
 	// The vendor reads its reports back over SFTP.
 	if err := os.Mkdir(filepath.Join(g.dir, "reports"), 0o700); err != nil {
@@ -337,4 +309,40 @@ func e2eCellEqual(got, want string) bool {
 	g, err1 := strconv.ParseFloat(got, 64)
 	w, err2 := strconv.ParseFloat(want, 64)
 	return err1 == nil && err2 == nil && math.Abs(g-w) <= 1e-9*math.Max(1, math.Abs(w))
+}
+
+// e2eProcess runs one processing run over st with the age identity in
+// keyFile and the fixture's tenant, and checks its summary: two deliveries,
+// one accepted and one accepted with warnings (both fixtures' outcome).
+func e2eProcess(t *testing.T, st store.Store, keyFile string, tenant config.Tenant) {
+	t.Helper()
+	f, err := os.Open(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := age.ParseIdentities(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := crypto.NewPseudonymizer(bytes.Repeat([]byte{0x5a}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plog testenv.SyncBuffer
+	p, err := processor.New(processor.Options{
+		Store: st, Tenants: []config.Tenant{tenant},
+		Identities: ids, Pseudonymizer: ps, MinCell: 10, WorkDir: t.TempDir(), Version: "test",
+		CurrentYear: 2026, Logger: slog.New(slog.NewJSONHandler(&plog, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Run(t.Context())
+	if err != nil {
+		t.Fatalf("processing run: %v\n%s", err, plog.String())
+	}
+	if sum.Processed != 2 || sum.Accepted != 1 || sum.AcceptedWithWarnings != 1 || sum.Rejected != 0 {
+		t.Errorf("run summary %+v, want 2 processed: 1 accepted, 1 with warnings", sum)
+	}
 }

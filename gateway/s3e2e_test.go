@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/parquet-go/parquet-go"
 	"go.yaml.in/yaml/v3"
 
@@ -132,35 +130,7 @@ func TestS3E2ELVR1(t *testing.T) {
 		metas = append(metas, m)
 	}
 
-	f, err := os.Open(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := age.ParseIdentities(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := crypto.NewPseudonymizer(bytes.Repeat([]byte{0x5a}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plog testenv.SyncBuffer
-	p, err := processor.New(processor.Options{
-		Store: g.st, Tenants: []config.Tenant{tenant},
-		Identities: ids, Pseudonymizer: ps, MinCell: 10, WorkDir: t.TempDir(), Version: "test",
-		CurrentYear: 2026, Logger: slog.New(slog.NewJSONHandler(&plog, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := p.Run(t.Context())
-	if err != nil {
-		t.Fatalf("processing run: %v\n%s", err, plog.String())
-	}
-	if sum.Processed != 2 || sum.Accepted != 1 || sum.AcceptedWithWarnings != 1 || sum.Rejected != 0 {
-		t.Errorf("run summary %+v, want 2 processed: 1 accepted, 1 with warnings", sum)
-	}
+	e2eProcess(t, g.st, keyFile, tenant)
 
 	// The sender lists its outbox and reads each report back.
 	listing := aws("s3", "ls", "s3://"+bucket+"/outbox/")
