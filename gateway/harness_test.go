@@ -80,18 +80,24 @@ func startGateway(t testing.TB, limits func(*config.Limits)) *gw {
 
 // stop shuts the gateway down with the given grace period.
 func (g *gw) stop(grace time.Duration) {
+	stopServing(g.t, g.done, grace, g.srv.Shutdown)
+}
+
+// stopServing shuts a test server down once: shutdown is its Shutdown, done
+// receives what its Serve returned (and is closed once it has).
+func stopServing(t testing.TB, done chan error, grace time.Duration, shutdown func(context.Context)) {
 	select {
-	case <-g.done:
+	case <-done:
 		return // stopped already
 	default:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	g.srv.Shutdown(ctx)
-	if err := <-g.done; err != nil {
-		g.t.Errorf("serve: %v", err)
+	shutdown(ctx)
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
 	}
-	close(g.done)
+	close(done)
 }
 
 // newKey writes an Ed25519 key pair for name and returns the public key line.

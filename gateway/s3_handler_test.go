@@ -68,6 +68,8 @@ type s3gw struct {
 type s3Setup struct {
 	Options S3Options
 	Limits  config.Limits
+	// Tenants replaces the default tenants acme and zon when set.
+	Tenants []config.Tenant
 	// Server, when set, is called with the server before it serves (to
 	// shorten its timeouts, say).
 	Server func(*S3Server)
@@ -102,10 +104,12 @@ func startS3(t testing.TB, setup func(*s3Setup)) *s3gw {
 	if setup != nil {
 		setup(su)
 	}
-	cfg := &config.Config{}
-	for _, id := range []string{"acme", "zon"} {
-		cfg.Tenants = append(cfg.Tenants, config.Tenant{ID: id, Datasets: []string{"rom"}, Organisations: []string{"94012345"},
-			S3AccessKey: s3TestAccessKeys[id]})
+	cfg := &config.Config{Tenants: su.Tenants}
+	if cfg.Tenants == nil {
+		for _, id := range []string{"acme", "zon"} {
+			cfg.Tenants = append(cfg.Tenants, config.Tenant{ID: id, Datasets: []string{"rom"}, Organisations: []string{"94012345"},
+				S3AccessKey: s3TestAccessKeys[id]})
+		}
 	}
 	cfg.Gateway.Limits = su.Limits
 	g.d = NewDropzone(st, cfg, slog.New(slog.NewJSONHandler(g.logs, nil)))
@@ -135,18 +139,7 @@ func startS3(t testing.TB, setup func(*s3Setup)) *s3gw {
 
 // stop shuts the endpoint down with the given grace period.
 func (g *s3gw) stop(grace time.Duration) {
-	select {
-	case <-g.done:
-		return // stopped already
-	default:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	g.srv.Shutdown(ctx)
-	if err := <-g.done; err != nil {
-		g.t.Errorf("serve: %v", err)
-	}
-	close(g.done)
+	stopServing(g.t, g.done, grace, func(ctx context.Context) { g.srv.Shutdown(ctx) })
 }
 
 // creds returns a tenant's access key id and secret key.

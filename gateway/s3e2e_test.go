@@ -2,23 +2,18 @@ package gateway
 
 import (
 	"encoding/json"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ttpgate/ttpgate/crypto"
 	"github.com/ttpgate/ttpgate/internal/config"
 	"github.com/ttpgate/ttpgate/internal/delivery"
-	"github.com/ttpgate/ttpgate/internal/store"
 	"github.com/ttpgate/ttpgate/internal/testenv"
 	"github.com/ttpgate/ttpgate/processor"
 	"github.com/ttpgate/ttpgate/schemas"
@@ -31,39 +26,8 @@ const s3E2EAccessKey = "TTPLVR1FIX01"
 // is tenant, with access key s3E2EAccessKey.
 func startS3Tenant(t *testing.T, tenant config.Tenant) *s3gw {
 	t.Helper()
-	dir := t.TempDir()
-	g := &s3gw{t: t, dir: dir, keys: filepath.Join(dir, "keys"), logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
-	if _, err := crypto.GenerateKeys(g.keys); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewLocal(filepath.Join(dir, "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.st = st
-	if g.secret, err = ReadS3CredentialSecret(filepath.Join(g.keys, crypto.S3SecretFile)); err != nil {
-		t.Fatal(err)
-	}
-	g.caFile = filepath.Join(g.keys, crypto.TLSCertFile)
 	tenant.S3AccessKey = s3E2EAccessKey
-	cfg := &config.Config{Tenants: []config.Tenant{tenant}}
-	cfg.Gateway.Limits = config.Limits{MaxFileSize: 1 << 30, MaxSessionsPerTenant: 64, AuthFailuresBeforeBan: 10,
-		Ban: config.Duration(15 * time.Minute), HandshakeTimeout: config.Duration(10 * time.Second), IdleTimeout: config.Duration(time.Minute)}
-	g.d = NewDropzone(st, cfg, slog.New(slog.NewJSONHandler(g.logs, nil)))
-	g.srv, err = NewS3Server(g.d, S3Options{Region: s3TestRegion, CredentialSecret: g.secret, TLSCertFile: g.caFile,
-		TLSKeyFile: filepath.Join(g.keys, crypto.TLSKeyFile), MultipartExpiry: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.addr = ln.Addr().String()
-	g.url = "https://" + g.addr
-	go func() { g.done <- g.srv.Serve(ln) }()
-	t.Cleanup(func() { g.stop(time.Second) })
-	return g
+	return startS3(t, func(su *s3Setup) { su.Tenants = []config.Tenant{tenant} })
 }
 
 // TestS3E2ELVR1 is the whole flow over S3 as a sender lives it: the
