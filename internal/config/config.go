@@ -46,6 +46,12 @@ type S3Store struct {
 	// InsecureSkipVerify disables TLS verification; allowed only for a
 	// loopback endpoint.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// CAFile is a PEM file of certificates to trust instead of the system's
+	// (a private CA in front of MinIO, say).
+	CAFile string `yaml:"ca_file"`
+	// Prefix places every key under Prefix/ in the bucket, so that several
+	// deployments (test, acceptance) can share one bucket.
+	Prefix string `yaml:"prefix"`
 }
 
 // Gateway configures `ttpgate serve`.

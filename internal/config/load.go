@@ -521,6 +521,7 @@ func (c *Config) resolvePaths(dir string) {
 		}
 	}
 	resolve(&c.Store.Path)
+	resolve(&c.Store.S3.CAFile)
 	for i := range c.Gateway.SFTP.HostKeys {
 		resolve(&c.Gateway.SFTP.HostKeys[i])
 	}

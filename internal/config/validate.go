@@ -83,6 +83,17 @@ func (s *S3Store) validate(v *validator) {
 		v.add(p+".endpoint", "%v", err)
 	case s.InsecureSkipVerify && !isLoopback(host):
 		v.add(p+".insecure_skip_verify", "allowed only for a loopback endpoint (127.0.0.1, ::1, localhost)")
+	case s.Secure != nil && !*s.Secure && !isLoopback(host):
+		v.add(p+".secure", "false (plain HTTP) is allowed only for a loopback endpoint (127.0.0.1, ::1, localhost)")
+	}
+	if s.Secure != nil && !*s.Secure && (s.InsecureSkipVerify || s.CAFile != "") {
+		v.add(p+".secure", "is false, so insecure_skip_verify and ca_file have no effect: remove them or use HTTPS")
+	}
+	if s.InsecureSkipVerify && s.CAFile != "" {
+		v.add(p+".ca_file", "has no effect with insecure_skip_verify")
+	}
+	if s.Prefix != "" && !validPrefix(s.Prefix) {
+		v.add(p+".prefix", "must be segments of A-Z a-z 0-9 . _ - separated by single slashes, not starting with a dot, without leading or trailing slash")
 	}
 	if s.Bucket == "" {
 		v.add(p+".bucket", "required when store.type is s3")
@@ -116,6 +127,21 @@ func endpointHost(endpoint string) (string, error) {
 		return host, nil
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(endpoint, "["), "]"), nil
+}
+
+var prefixSegment = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}$`)
+
+// validPrefix accepts a key prefix of plain segments.
+func validPrefix(p string) bool {
+	if len(p) > 200 {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if !prefixSegment.MatchString(seg) {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(host string) bool {

@@ -117,6 +117,30 @@ func TestValidate(t *testing.T) {
 			"store.s3.insecure_skip_verify: allowed only for a loopback endpoint (127.0.0.1, ::1, localhost)",
 		}},
 		{"s3 store insecure 127.0.0.1", func(c *Config) { setS3(c, "127.0.0.1:9000", true) }, nil},
+		{"s3 store plain HTTP remote", func(c *Config) {
+			setS3(c, "minio.internal:9000", false)
+			c.Store.S3.Secure = ptr(false)
+		}, []string{"store.s3.secure: false (plain HTTP) is allowed only for a loopback endpoint (127.0.0.1, ::1, localhost)"}},
+		{"s3 store plain HTTP loopback", func(c *Config) {
+			setS3(c, "127.0.0.1:9000", false)
+			c.Store.S3.Secure = ptr(false)
+		}, nil},
+		{"s3 store plain HTTP with TLS options", func(c *Config) {
+			setS3(c, "127.0.0.1:9000", true)
+			c.Store.S3.Secure = ptr(false)
+			c.Store.S3.CAFile = "/keys/ca.pem"
+		}, []string{
+			"store.s3.secure: is false, so insecure_skip_verify and ca_file have no effect: remove them or use HTTPS",
+			"store.s3.ca_file: has no effect with insecure_skip_verify",
+		}},
+		{"s3 store prefix", func(c *Config) {
+			setS3(c, "minio.internal:9000", false)
+			c.Store.S3.Prefix = "acceptance/ttpgate"
+		}, nil},
+		{"s3 store bad prefix", func(c *Config) {
+			setS3(c, "minio.internal:9000", false)
+			c.Store.S3.Prefix = "../x/"
+		}, []string{"store.s3.prefix: must be segments of A-Z a-z 0-9 . _ - separated by single slashes, not starting with a dot, without leading or trailing slash"}},
 		{"s3 store insecure 127.3.4.5", func(c *Config) { setS3(c, "127.3.4.5", true) }, nil},
 		{"s3 store insecure ::1", func(c *Config) { setS3(c, "[::1]:9000", true) }, nil},
 		{"s3 store insecure [::1]", func(c *Config) { setS3(c, "[::1]", true) }, nil},

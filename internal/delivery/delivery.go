@@ -42,11 +42,17 @@ type Meta struct {
 	ReceivedAt     time.Time `json:"received_at"`
 	RemoteAddr     string    `json:"remote_addr,omitempty"`
 	KeyFingerprint string    `json:"key_fingerprint,omitempty"`
+	// S3ETag is the ETag the S3 endpoint answered for the upload, so that
+	// every gateway instance answers HeadObject of it alike.
+	S3ETag string `json:"s3_etag,omitempty"`
 }
 
 // DataKey and MetaKey are where a delivery's objects live.
-func DataKey(tenant, id string) string { return "landed/" + tenant + "/" + id + "/data" }
-func MetaKey(tenant, id string) string { return "landed/" + tenant + "/" + id + "/meta.json" }
+func DataKey(tenant, id string) string { return TenantPrefix(tenant) + id + "/data" }
+func MetaKey(tenant, id string) string { return TenantPrefix(tenant) + id + "/meta.json" }
+
+// TenantPrefix is the prefix of the keys of a tenant's deliveries.
+func TenantPrefix(tenant string) string { return "landed/" + tenant + "/" }
 
 // Refusal is why an upload was refused before it became a delivery. Its
 // message is fixed text meant for the client; it never holds file content.
@@ -146,6 +152,9 @@ type Pending struct {
 
 // Meta returns the metadata the delivery will have (its file name is set by Commit).
 func (p *Pending) Meta() Meta { return p.meta }
+
+// SetS3ETag records the ETag the S3 endpoint answers for the upload.
+func (p *Pending) SetS3ETag(etag string) { p.meta.S3ETag = etag }
 
 // Stage checks the name and first bytes of an upload and streams it into the
 // store under a new delivery id, hashing it on the way. The result becomes a

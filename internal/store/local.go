@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,10 @@ import (
 // being written. ValidateKey refuses segments starting with ".tmp", so no key
 // reaches it.
 const tmpDir = ".tmp"
+
+// lockName is the file, at the root of a Local store, whose flock serialises
+// Replace and Delete between processes. ValidateKey refuses it as a key.
+const lockName = ".tmp.lock"
 
 // staleTemp is the age after which NewLocal removes a temporary file: its
 // writer has crashed or stalled for that long. Files being written have a
@@ -45,6 +50,10 @@ const commitAttempts = 8
 // one machine): every guarantee above holds between them.
 type Local struct {
 	root *os.Root
+	// lock serialises Replace and Delete, in this process (mu) and between
+	// processes sharing the folder (an flock on lockFile).
+	mu       sync.Mutex
+	lockFile *os.File
 }
 
 var _ Store = (*Local)(nil)
@@ -61,6 +70,11 @@ func NewLocal(dir string) (*Local, error) {
 	}
 	l := &Local{root: root}
 	if err := l.init(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open local store %s: %w", dir, err)
+	}
+	l.lockFile, err = root.OpenFile(lockName, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
 		root.Close()
 		return nil, fmt.Errorf("open local store %s: %w", dir, err)
 	}
@@ -103,7 +117,72 @@ func (l *Local) init() error {
 // Close releases the folder. The store must not be used afterwards; readers
 // returned by Get stay valid.
 func (l *Local) Close() error {
+	l.lockFile.Close()
 	return l.root.Close()
+}
+
+// locked runs fn while holding the store's lock.
+func (l *Local) locked(fn func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fd := int(l.lockFile.Fd())
+	for {
+		err := syscall.Flock(fd, syscall.LOCK_EX)
+		if err == nil {
+			break
+		}
+		if err != syscall.EINTR {
+			return fmt.Errorf("lock store: %w", err)
+		}
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	return fn()
+}
+
+// etag names a version of a file: a Put or Replace makes a new file (a new
+// inode, written later), so any write changes it.
+func etag(fi fs.FileInfo) string {
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("%x-%x-%x", ino, fi.ModTime().UnixNano(), fi.Size())
+}
+
+// Replace implements Store: the comparison and the rename happen under the
+// store's lock, which Delete takes too.
+func (l *Local) Replace(ctx context.Context, key string, r io.Reader, tag string) error {
+	if err := l.replace(ctx, key, r, tag); err != nil {
+		return fmt.Errorf("store replace %s: %w", key, err)
+	}
+	return nil
+}
+
+func (l *Local) replace(ctx context.Context, key string, r io.Reader, tag string) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tmp, err := l.writeTemp(ctx, r)
+	if err != nil {
+		return err
+	}
+	err = l.locked(func() error {
+		fi, err := l.root.Lstat(key)
+		if err != nil || !fi.Mode().IsRegular() || etag(fi) != tag {
+			return ErrChanged
+		}
+		if err := l.root.Rename(tmp, key); err != nil {
+			return err
+		}
+		return l.syncDir(path.Dir(key))
+	})
+	if err != nil {
+		l.root.Remove(tmp)
+	}
+	return err
 }
 
 // Put implements Store.
@@ -328,7 +407,7 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if !fi.Mode().IsRegular() {
 		return Info{}, fmt.Errorf("store stat %s: %w", key, ErrNotExist)
 	}
-	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), ETag: etag(fi)}, nil
 }
 
 // notExist turns the errors of a path that leads nowhere into ErrNotExist.
@@ -348,17 +427,23 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store delete %s: %w", key, err)
 	}
-	fi, err := l.root.Lstat(key)
-	if err != nil {
-		if notExist(err) == ErrNotExist {
-			return nil
+	err := l.locked(func() error {
+		fi, err := l.root.Lstat(key)
+		if err != nil {
+			if notExist(err) == ErrNotExist {
+				return nil
+			}
+			return err
 		}
-		return fmt.Errorf("store delete %s: %w", key, err)
-	}
-	if fi.IsDir() {
-		return nil // a folder of other keys, not an object
-	}
-	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if fi.IsDir() {
+			return nil // a folder of other keys, not an object
+		}
+		if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("store delete %s: %w", key, err)
 	}
 	l.prune(path.Dir(key))
@@ -468,7 +553,7 @@ func (l *Local) list(ctx context.Context, dir, prefix string, yield func(Info, e
 		case !fi.Mode().IsRegular():
 			continue
 		}
-		if !yield(Info{Key: e.key, Size: fi.Size(), ModTime: fi.ModTime()}, nil) {
+		if !yield(Info{Key: e.key, Size: fi.Size(), ModTime: fi.ModTime(), ETag: etag(fi)}, nil) {
 			return false
 		}
 	}

@@ -235,7 +235,7 @@ func TestLocalDeletePrunes(t *testing.T) {
 	if err := l.Delete(ctx, "a/x"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := names(t, dir), []string{".tmp"}; !slices.Equal(got, want) {
+	if got, want := names(t, dir), []string{".tmp", ".tmp.lock"}; !slices.Equal(got, want) {
 		t.Errorf("after Delete, the store holds %q, want %q", got, want)
 	}
 }

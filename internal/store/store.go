@@ -26,6 +26,9 @@ var (
 	ErrExist = errors.New("store: key already exists")
 	// ErrInvalidKey: the key breaks the key rules of ValidateKey.
 	ErrInvalidKey = errors.New("store: invalid key")
+	// ErrChanged: Replace found another version of the object than the
+	// one it was given, or none.
+	ErrChanged = errors.New("store: object changed")
 )
 
 // Info describes one stored object.
@@ -33,6 +36,10 @@ type Info struct {
 	Key     string
 	Size    int64
 	ModTime time.Time
+	// ETag names this version of the object, for Replace: it changes
+	// whenever the object is written with other bytes (S3 may keep it for a
+	// write of the same bytes). It is opaque; compare it only for equality.
+	ETag string
 }
 
 // Store is the small interface every backend implements. Keys are
@@ -58,6 +65,14 @@ type Store interface {
 	// existing object is unchanged. Of concurrent Creates of one key exactly
 	// one succeeds.
 	Create(ctx context.Context, key string, r io.Reader) error
+
+	// Replace is Put that succeeds only if the object under key is still
+	// the version etag names (an Info.ETag from Stat or List): a
+	// compare-and-swap. Otherwise, also when the object is gone, it returns
+	// ErrChanged and stores nothing. Of concurrent Replaces of one version
+	// at most one succeeds, and a Replace never succeeds against an object
+	// that a Create, Replace or Delete changed after etag was read.
+	Replace(ctx context.Context, key string, r io.Reader, etag string) error
 
 	// Get opens the object for streaming reads. ErrNotExist if absent.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
