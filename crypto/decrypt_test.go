@@ -48,6 +48,9 @@ func newIdentity(t testing.TB) *age.X25519Identity {
 	return id
 }
 
+// ageKeys is a keyring of age identities only.
+func ageKeys(ids ...age.Identity) Keyring { return Keyring{Age: ids} }
+
 // encrypt encrypts plaintext to r with the library, armoured or not.
 func encrypt(t testing.TB, r age.Recipient, plaintext []byte, armored bool) []byte {
 	t.Helper()
@@ -112,7 +115,7 @@ func TestDecryptRoundTrip(t *testing.T) {
 		for _, armored := range []bool{false, true} {
 			ct := encrypt(t, id.Recipient(), plaintext, armored)
 			// The matching identity need not be the first.
-			r, err := Decrypt(bytes.NewReader(ct), other, id)
+			r, err := Decrypt(bytes.NewReader(ct), ageKeys(other, id))
 			if err != nil {
 				t.Fatalf("size %d armored %v: Decrypt: %v", size, armored, err)
 			}
@@ -144,7 +147,7 @@ func TestDecryptAgeCLI(t *testing.T) {
 			if got := DetectFormat(ct); got != FormatAge {
 				t.Errorf("DetectFormat = %v, want age", got)
 			}
-			r, err := Decrypt(bytes.NewReader(ct), id)
+			r, err := Decrypt(bytes.NewReader(ct), ageKeys(id))
 			if err != nil {
 				t.Fatalf("Decrypt: %v", err)
 			}
@@ -163,7 +166,7 @@ func TestDecryptWrongRecipient(t *testing.T) {
 	id, other := newIdentity(t), newIdentity(t)
 	for _, armored := range []bool{false, true} {
 		ct := encrypt(t, other.Recipient(), []byte("a;b\n1;2\n"), armored)
-		_, err := Decrypt(bytes.NewReader(ct), id)
+		_, err := Decrypt(bytes.NewReader(ct), ageKeys(id))
 		if !errors.Is(err, ErrNoMatchingKey) {
 			t.Errorf("armored %v: got %v, want ErrNoMatchingKey", armored, err)
 		}
@@ -181,7 +184,7 @@ func TestDecryptWrongRecipient(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr.SetWorkFactor(10)
-	if _, err := Decrypt(bytes.NewReader(encrypt(t, sr, []byte("x"), false)), id); !errors.Is(err, ErrNoMatchingKey) {
+	if _, err := Decrypt(bytes.NewReader(encrypt(t, sr, []byte("x"), false)), ageKeys(id)); !errors.Is(err, ErrNoMatchingKey) {
 		t.Errorf("scrypt file: got %v, want ErrNoMatchingKey", err)
 	}
 }
@@ -201,13 +204,13 @@ func TestDecryptNotEncrypted(t *testing.T) {
 		{"empty", nil, ErrNotEncrypted},
 		{"one byte", []byte("a"), ErrNotEncrypted},
 		{"age intro cut", []byte("age-encryption.org/v1"), ErrNotEncrypted},
-		{"gpg symmetric", mustRead(t, "testdata/sample.gpg"), ErrUnsupportedFormat},
-		{"gpg armoured", mustRead(t, "testdata/sample.gpg.asc"), ErrUnsupportedFormat},
+		{"gpg symmetric, no OpenPGP key configured", mustRead(t, "testdata/sample.gpg"), ErrUnsupportedFormat},
+		{"gpg armoured, no OpenPGP key configured", mustRead(t, "testdata/sample.gpg.asc"), ErrUnsupportedFormat},
 		{"gpg signed only", mustRead(t, "testdata/signed-only.gpg"), ErrNotEncrypted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Decrypt(bytes.NewReader(tt.input), id)
+			r, err := Decrypt(bytes.NewReader(tt.input), ageKeys(id))
 			if !errors.Is(err, tt.want) {
 				t.Errorf("got %v, want %v", err, tt.want)
 			}
@@ -223,7 +226,7 @@ func TestDecryptNotEncrypted(t *testing.T) {
 
 func TestDecryptNoIdentities(t *testing.T) {
 	ct := encrypt(t, newIdentity(t).Recipient(), []byte("x"), false)
-	if _, err := Decrypt(bytes.NewReader(ct)); err == nil {
+	if _, err := Decrypt(bytes.NewReader(ct), Keyring{}); err == nil {
 		t.Fatal("Decrypt without identities succeeded")
 	}
 }
@@ -285,7 +288,7 @@ func TestDecryptCorrupt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Decrypt(bytes.NewReader(tt.input), id)
+			r, err := Decrypt(bytes.NewReader(tt.input), ageKeys(id))
 			if tt.inDecrypt {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("Decrypt: got %v, want ErrCorrupt", err)
@@ -325,7 +328,7 @@ func TestDecryptSourceError(t *testing.T) {
 		return io.MultiReader(bytes.NewReader(ct[:n]), iotest.ErrReader(boom))
 	}
 	for _, n := range []int{0, 10, 100, payloadOffset(t, ct) + 1000} {
-		r, err := Decrypt(failAfter(n), id)
+		r, err := Decrypt(failAfter(n), ageKeys(id))
 		if err == nil {
 			_, err = readAll(r)
 		}
@@ -347,7 +350,7 @@ func TestDecryptOneByteReader(t *testing.T) {
 	plaintext := randomBytes(chunkSize+1, 4)
 	for _, armored := range []bool{false, true} {
 		ct := encrypt(t, id.Recipient(), plaintext, armored)
-		r, err := Decrypt(iotest.OneByteReader(bytes.NewReader(ct)), id)
+		r, err := Decrypt(iotest.OneByteReader(bytes.NewReader(ct)), ageKeys(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +374,7 @@ func BenchmarkDecrypt(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := Decrypt(bytes.NewReader(ct), id)
+		r, err := Decrypt(bytes.NewReader(ct), ageKeys(id))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,13 +1,16 @@
 // Package crypto holds what ttpgate needs of cryptography: recognising an
-// encrypted upload by its first bytes, decrypting age files, reading key files
-// that only their owner may read, keyed-hash pseudonyms, the BSN elfproef, and
-// generating a deployment's keys.
+// encrypted upload by its first bytes, decrypting age files and OpenPGP
+// messages, reading key files that only their owner may read, keyed-hash
+// pseudonyms, the BSN elfproef, and generating a deployment's keys.
 //
 // It knows no CSV and never logs: errors carry no key material and no value
 // from a decrypted file.
 package crypto
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/base64"
+)
 
 // Format is the encryption format of a file, as told by its first bytes.
 type Format int
@@ -57,10 +60,16 @@ const (
 //   - age, armoured: "-----BEGIN AGE ENCRYPTED FILE-----", after optional
 //     leading whitespace (age accepts blank lines before it).
 //   - OpenPGP, armoured: "-----BEGIN PGP MESSAGE-----", after optional
-//     leading whitespace. The armoured content is not looked into: the same
-//     armour line also wraps a message that is only signed; the decrypter
-//     finds that out. ("-----BEGIN PGP SIGNED MESSAGE-----", a cleartext
-//     signature, is plaintext and not recognised.)
+//     leading whitespace. The same armour line also wraps a message that
+//     is only signed or stored (`gpg --sign --armor`: plaintext), so the
+//     first packet is decoded from the base64 that follows the armour
+//     headers and must be one that starts an encrypted message (see
+//     armoredPacketTag). When the headers fill the sniffed bytes, so that
+//     no base64 is in them, the message is taken as encrypted and the
+//     decrypter decides. Other armour blocks ("-----BEGIN PGP PUBLIC KEY
+//     BLOCK-----", "-----BEGIN PGP SIGNATURE-----", a cleartext-signed
+//     "-----BEGIN PGP SIGNED MESSAGE-----") are not messages, or are
+//     plaintext, and are not recognised.
 //   - OpenPGP, binary: see isOpenPGPEncrypted.
 //
 // A positive answer means "looks encrypted", not "is a valid file":
@@ -80,9 +89,88 @@ func DetectFormat(head []byte) Format {
 	case hasArmorLine(text, ageArmorHeader):
 		return FormatAge
 	case hasArmorLine(text, pgpArmorHeader):
+		if tag, ok := armoredPacketTag(text[len(pgpArmorHeader):]); ok && !startsEncryptedMessage(tag) {
+			return FormatUnknown
+		}
 		return FormatOpenPGP
 	}
 	return FormatUnknown
+}
+
+// isPGPArmored reports whether head starts an ASCII-armoured OpenPGP message.
+func isPGPArmored(head []byte) bool {
+	return hasArmorLine(bytes.TrimLeft(head, " \t\r\n"), pgpArmorHeader)
+}
+
+// armoredPacketTag decodes the tag of the first packet of an armoured
+// message from what follows its BEGIN line: the rest of that line end,
+// armour headers ("Key: value" lines) up to a blank line, then base64. It
+// reports ok false when the sniffed bytes end before the first two base64
+// characters, or in a line that might still be a header. A complete line
+// after the BEGIN line that is not a header starts the base64 too (some
+// tools leave out the blank line). A tag of -1 means the base64 or the
+// packet header is not valid: no message starts like that.
+//
+// Only the tag is checked, not the version octet as for binary input: the
+// armour line is evidence enough that this is OpenPGP, and what must be
+// refused here is the plaintext the same armour line can hold.
+func armoredPacketTag(rest []byte) (tag int, ok bool) {
+	// The end of the BEGIN line.
+	rest = bytes.TrimPrefix(rest, []byte("\r"))
+	rest, ok = bytes.CutPrefix(rest, []byte("\n"))
+	if !ok {
+		return 0, false
+	}
+	sawBlank := false
+	for {
+		line, after, complete := bytes.Cut(rest, []byte("\n"))
+		line = bytes.TrimSpace(line)
+		switch {
+		case !complete && !sawBlank:
+			return 0, false // a header, perhaps, cut off
+		case complete && len(line) == 0:
+			sawBlank = true
+			rest = after
+			continue
+		case complete && !sawBlank && bytes.IndexByte(line, ':') >= 0:
+			rest = after // a header
+			continue
+		case len(line) < 2:
+			return 0, false
+		}
+		// The first line of base64: two characters give the first octet.
+		quad := []byte("AAAA") // completes a short group; only octet 0 is used
+		copy(quad, line[:min(len(line), 4)])
+		var b [3]byte
+		if _, err := base64.StdEncoding.Decode(b[:], quad); err != nil {
+			return -1, true
+		}
+		return packetTag(b[0]), true
+	}
+}
+
+// packetTag returns the tag of the packet whose header starts with b, or
+// -1 if b cannot start a packet (bit 7 clear).
+func packetTag(b byte) int {
+	switch {
+	case b&0x80 == 0:
+		return -1
+	case b&0x40 == 0: // old format
+		return int(b>>2) & 0x0f
+	default:
+		return int(b & 0x3f)
+	}
+}
+
+// startsEncryptedMessage reports whether a packet with this tag can be the
+// first of an encrypted message (RFC 9580 §10.3): a session-key packet, or
+// encrypted data without one.
+func startsEncryptedMessage(tag int) bool {
+	switch tag {
+	case tagPKESK, tagSKESK, tagSED, tagSEIPD, tagAEAD:
+		return true
+	}
+	return false
 }
 
 // isAgeArmored reports whether head starts an ASCII-armoured age file.

@@ -13,16 +13,22 @@ func TestDetectFormatFiles(t *testing.T) {
 		file string
 		want Format
 	}{
-		{"sample.age", FormatAge},            // age -r
-		{"sample.age.asc", FormatAge},        // age -a -r
-		{"sample.gpg", FormatOpenPGP},        // gpg -c: SKESK (old format, tag 3)
-		{"sample.gpg.asc", FormatOpenPGP},    // gpg -c -a
-		{"sample-pubkey.gpg", FormatOpenPGP}, // gpg -e -r: PKESK (old format, tag 1)
-		{"signed-only.gpg", FormatUnknown},   // gpg -s: compressed data (tag 8), readable by anyone
-		{"stored-only.gpg", FormatUnknown},   // gpg --store: literal data (tag 11)
-		{"plain.csv", FormatUnknown},         // what must never be stored
-		{"image.png", FormatUnknown},         // 0x89: bit 7 set, but old-format tag 2 (signature)
-		{"generate.sh", FormatUnknown},       // a text file
+		{"sample.age", FormatAge},              // age -r
+		{"sample.age.asc", FormatAge},          // age -a -r
+		{"sample.gpg", FormatOpenPGP},          // gpg -c: SKESK (old format, tag 3)
+		{"sample.gpg.asc", FormatOpenPGP},      // gpg -c -a
+		{"sample-pubkey.gpg", FormatOpenPGP},   // gpg -e -r: PKESK (old format, tag 1)
+		{"signed-only.gpg", FormatUnknown},     // gpg -s: compressed data (tag 8), readable by anyone
+		{"stored-only.gpg", FormatUnknown},     // gpg --store: literal data (tag 11)
+		{"signed-only.gpg.asc", FormatUnknown}, // gpg -s -a: "BEGIN PGP MESSAGE" around compressed data
+		{"stored-only.gpg.asc", FormatUnknown}, // gpg --store -a: around literal data
+		{"pubkey.asc", FormatUnknown},          // gpg --export -a: a public key block
+		{"openpgp/plain.asc", FormatOpenPGP},   // gpg -e -a: PKESK (tag 1)
+		{"openpgp/signed-only.asc", FormatUnknown},
+		{"openpgp/test-only-key.asc", FormatUnknown}, // a private key block
+		{"plain.csv", FormatUnknown},                 // what must never be stored
+		{"image.png", FormatUnknown},                 // 0x89: bit 7 set, but old-format tag 2 (signature)
+		{"generate.sh", FormatUnknown},               // a text file
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
@@ -70,6 +76,26 @@ func TestDetectFormatBytes(t *testing.T) {
 		{"age armour cut", "-----BEGIN AGE ENCRYPTED", FormatUnknown},
 		{"age armour longer", "-----BEGIN AGE ENCRYPTED FILE-----X\n", FormatUnknown},
 		{"pgp armour", "-----BEGIN PGP MESSAGE-----\n\njA0E\n", FormatOpenPGP},
+		{"pgp armour PKESK", "-----BEGIN PGP MESSAGE-----\n\nhQIMA", FormatOpenPGP},
+		{"pgp armour CRLF", "-----BEGIN PGP MESSAGE-----\r\n\r\nhQIMA", FormatOpenPGP},
+		{"pgp armour SEIPD first", "-----BEGIN PGP MESSAGE-----\n\n0sB", FormatOpenPGP},
+		{"pgp armour two characters", "-----BEGIN PGP MESSAGE-----\n\nhQ", FormatOpenPGP},
+		{"pgp armour one character", "-----BEGIN PGP MESSAGE-----\n\nh", FormatOpenPGP}, // undecided: accepted
+		{"pgp armour with header", "-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nhQIMA", FormatOpenPGP},
+		{"pgp armour headers fill the head", "-----BEGIN PGP MESSAGE-----\nComment: GPGTools - https://gpgtools.org\n\nowGb", FormatOpenPGP},
+		{"pgp armour header cut before its colon", "-----BEGIN PGP MESSAGE-----\nVersion: x\nComm", FormatOpenPGP},
+		{"pgp armour without blank line", "-----BEGIN PGP MESSAGE-----\nhQIMA\n", FormatOpenPGP},
+		{"pgp armour signed only", "-----BEGIN PGP MESSAGE-----\n\nowGbwMvMwCHm", FormatUnknown},
+		{"pgp armour signed only, header", "-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nowGb", FormatUnknown},
+		{"pgp armour one-pass signature", "-----BEGIN PGP MESSAGE-----\n\nkA0D", FormatUnknown},
+		{"pgp armour literal", "-----BEGIN PGP MESSAGE-----\n\nrERi", FormatUnknown},
+		{"pgp armour new-format literal", "-----BEGIN PGP MESSAGE-----\n\nyxRi", FormatUnknown},
+		{"pgp armour without blank line, signed", "-----BEGIN PGP MESSAGE-----\nowGb\n", FormatUnknown},
+		{"pgp armour bad base64", "-----BEGIN PGP MESSAGE-----\n\n*QIM", FormatUnknown},
+		{"pgp armour plaintext", "-----BEGIN PGP MESSAGE-----\n\nbsn;client_id\n", FormatUnknown},
+		{"pgp armour no line end", "-----BEGIN PGP MESSAGE-----", FormatOpenPGP},
+		{"pgp signature", "-----BEGIN PGP SIGNATURE-----\n\niHUEARYIAB0W", FormatUnknown},
+		{"pgp private key", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgE", FormatUnknown},
 		{"pgp cleartext signed", "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n", FormatUnknown},
 		{"pgp public key", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n", FormatUnknown},
 

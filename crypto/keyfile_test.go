@@ -138,7 +138,7 @@ func TestLoadAgeIdentities(t *testing.T) {
 	// Each one decrypts.
 	for i, id := range []*age.X25519Identity{id1, id2, id3} {
 		ct := encrypt(t, id.Recipient(), []byte("x"), false)
-		if _, err := Decrypt(bytes.NewReader(ct), ids...); err != nil {
+		if _, err := Decrypt(bytes.NewReader(ct), Keyring{Age: ids}); err != nil {
 			t.Errorf("file for identity %d: %v", i, err)
 		}
 	}

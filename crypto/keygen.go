@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	stdcrypto "crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -21,20 +23,28 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"golang.org/x/crypto/ssh"
 )
 
 // The files GenerateKeys writes, by name in its folder.
 const (
-	AgeIdentityFile   = "processor.agekey"
-	AgeRecipientFile  = "recipient.txt"
-	PseudonymKeyFile  = "pseudonym.key"
-	SSHHostKeyFile    = "ssh_host_ed25519_key"
-	SSHHostPubKeyFile = "ssh_host_ed25519_key.pub"
-	TLSKeyFile        = "tls.key"
-	TLSCertFile       = "tls.crt"
-	S3SecretFile      = "s3.secret"
+	AgeIdentityFile      = "processor.agekey"
+	AgeRecipientFile     = "recipient.txt"
+	OpenPGPKeyFile       = "openpgp.key"
+	OpenPGPPublicKeyFile = "openpgp.pub.asc"
+	PseudonymKeyFile     = "pseudonym.key"
+	SSHHostKeyFile       = "ssh_host_ed25519_key"
+	SSHHostPubKeyFile    = "ssh_host_ed25519_key.pub"
+	TLSKeyFile           = "tls.key"
+	TLSCertFile          = "tls.crt"
+	S3SecretFile         = "s3.secret"
 )
+
+// OpenPGPUserID is the user id of the OpenPGP key GenerateKeys makes.
+const OpenPGPUserID = "ttpgate processor"
 
 // TLSCertValidity is how long the self-signed certificate is valid: 825
 // days, the longest Apple platforms accept for a TLS server certificate.
@@ -45,6 +55,8 @@ const TLSCertValidity = 825 * 24 * time.Hour
 //
 //	processor.agekey          0600  the processor's age identity, as age-keygen writes it
 //	recipient.txt             0644  its recipient (age1…), for senders
+//	openpgp.key               0600  the processor's OpenPGP key, armoured, no passphrase
+//	openpgp.pub.asc           0644  its public key, armoured, for senders
 //	pseudonym.key             0600  32 random bytes, hexadecimal
 //	ssh_host_ed25519_key      0600  the SFTP host key, OpenSSH format
 //	ssh_host_ed25519_key.pub  0644  its public key, an authorized_keys line
@@ -55,8 +67,19 @@ const TLSCertValidity = 825 * 24 * time.Hour
 // It never overwrites or changes a file that exists: that file is kept and
 // not counted as created, so running it again is safe and creates only
 // what is missing. A public file that is missing is derived from its
-// existing private key (the recipient from processor.agekey, the .pub from
-// the host key, a new certificate for an existing tls.key). A public file
+// existing private key (the recipient from processor.agekey, openpgp.pub.asc
+// from openpgp.key, the .pub from the host key, a new certificate for an
+// existing tls.key).
+//
+// The OpenPGP key is what GnuPG 2.2 (Debian 12) calls ed25519/cv25519: a
+// version 4 EdDSA (Ed25519) primary key for certification and signing with
+// an ECDH (Curve25519) subkey for encryption, user id "ttpgate processor",
+// no expiry. GnuPG 2.2 reads neither version 6 keys nor the RFC 9580
+// X25519 algorithm, hence version 4. The key advertises AES-256 and AES-128,
+// SHA-256, integrity protection (MDC) and no AEAD, so GnuPG 2.2 and later
+// encrypt to it with SEIPD v1; its compression preferences are
+// uncompressed, then ZLIB, so gpg does not compress unless told to (age
+// does not either), while compressed messages are accepted. A public file
 // that exists without its private key is an error, as a new private key
 // would not match what was handed out. Files are created exclusively
 // (O_EXCL), so a concurrent run cannot clobber one either.
@@ -69,6 +92,7 @@ func GenerateKeys(dir string) (created []string, err error) {
 	g := &keygen{dir: dir}
 	steps := []func() error{
 		g.age,
+		g.openpgp,
 		func() error { return g.secret(PseudonymKeyFile) },
 		g.ssh,
 		g.tls,
@@ -194,6 +218,86 @@ func (g *keygen) age() error {
 		}
 	}
 	return g.write(AgeRecipientFile, 0o644, []byte(strings.Join(recipients, "\n")+"\n"))
+}
+
+func (g *keygen) openpgp() error {
+	newKey, writePublic, err := g.pair(OpenPGPKeyFile, OpenPGPPublicKeyFile)
+	if err != nil {
+		return err
+	}
+	var entities []*openpgp.Entity
+	if newKey {
+		e, err := newOpenPGPEntity(time.Now())
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := armored(&buf, openpgp.PrivateKeyType, func(w io.Writer) error { return e.SerializePrivateWithoutSigning(w, nil) }); err != nil {
+			return err
+		}
+		if err := g.write(OpenPGPKeyFile, 0o600, buf.Bytes()); err != nil {
+			return err
+		}
+		entities = []*openpgp.Entity{e}
+	}
+	if !writePublic {
+		return nil
+	}
+	if !newKey || !g.wasCreated(OpenPGPKeyFile) {
+		// Derive from the file there is, which a concurrent run may have
+		// written instead of ours.
+		keys, err := LoadOpenPGPKeys(g.path(OpenPGPKeyFile))
+		if err != nil {
+			return err
+		}
+		entities = entities[:0]
+		for _, k := range keys {
+			entities = append(entities, k.entity)
+		}
+	}
+	var buf bytes.Buffer
+	err = armored(&buf, openpgp.PublicKeyType, func(w io.Writer) error {
+		for _, e := range entities {
+			if err := e.Serialize(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return g.write(OpenPGPPublicKeyFile, 0o644, buf.Bytes())
+}
+
+// newOpenPGPEntity makes the processor's OpenPGP key (see GenerateKeys).
+func newOpenPGPEntity(now time.Time) (*openpgp.Entity, error) {
+	cfg := &packet.Config{
+		Algorithm:              packet.PubKeyAlgoEdDSA,
+		Curve:                  packet.Curve25519,
+		DefaultHash:            stdcrypto.SHA256,
+		DefaultCipher:          packet.CipherAES256,
+		DefaultCompressionAlgo: packet.CompressionZLIB,
+		Time:                   func() time.Time { return now },
+	}
+	return openpgp.NewEntity(OpenPGPUserID, "", "", cfg)
+}
+
+// armored writes an ASCII-armoured block of type blockType (with the CRC
+// line, which GnuPG 2.2 expects) holding what write writes.
+func armored(dst io.Writer, blockType string, write func(io.Writer) error) error {
+	w, err := armor.Encode(dst, blockType, nil)
+	if err != nil {
+		return err
+	}
+	if err := write(w); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(dst, "\n")
+	return err
 }
 
 func (g *keygen) wasCreated(name string) bool {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -18,18 +19,22 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"golang.org/x/crypto/ssh"
 )
 
 var keygenFiles = map[string]os.FileMode{
-	AgeIdentityFile:   0o600,
-	AgeRecipientFile:  0o644,
-	PseudonymKeyFile:  0o600,
-	SSHHostKeyFile:    0o600,
-	SSHHostPubKeyFile: 0o644,
-	TLSKeyFile:        0o600,
-	TLSCertFile:       0o644,
-	S3SecretFile:      0o600,
+	AgeIdentityFile:      0o600,
+	AgeRecipientFile:     0o644,
+	OpenPGPKeyFile:       0o600,
+	OpenPGPPublicKeyFile: 0o644,
+	PseudonymKeyFile:     0o600,
+	SSHHostKeyFile:       0o600,
+	SSHHostPubKeyFile:    0o644,
+	TLSKeyFile:           0o600,
+	TLSCertFile:          0o644,
+	S3SecretFile:         0o600,
 }
 
 // snapshot returns every file in dir with its mode and contents.
@@ -139,6 +144,66 @@ func TestGenerateKeys(t *testing.T) {
 		}
 		if lines[1] != "# public key: "+recipient {
 			t.Errorf("public key comment %q does not match", lines[1])
+		}
+	})
+	t.Run("openpgp", func(t *testing.T) {
+		sec, pub := read(OpenPGPKeyFile), read(OpenPGPPublicKeyFile)
+		if !strings.HasPrefix(sec, "-----BEGIN PGP PRIVATE KEY BLOCK-----\n") || !strings.HasSuffix(sec, "-----END PGP PRIVATE KEY BLOCK-----\n") {
+			t.Errorf("%s is not an armoured private key block", OpenPGPKeyFile)
+		}
+		if !strings.HasPrefix(pub, "-----BEGIN PGP PUBLIC KEY BLOCK-----\n") || !strings.HasSuffix(pub, "-----END PGP PUBLIC KEY BLOCK-----\n") {
+			t.Errorf("%s is not an armoured public key block", OpenPGPPublicKeyFile)
+		}
+		keys, err := LoadOpenPGPKeys(filepath.Join(dir, OpenPGPKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 1 || len(keys[0].decrypters) != 1 {
+			t.Fatalf("%d keys; want one, with one decryption key", len(keys))
+		}
+		e := keys[0].entity
+		if e.PrimaryKey.Version != 4 || e.PrimaryKey.PubKeyAlgo != packet.PubKeyAlgoEdDSA {
+			t.Errorf("primary key: version %d, algorithm %d; want 4, EdDSA (22)", e.PrimaryKey.Version, e.PrimaryKey.PubKeyAlgo)
+		}
+		if curve, _ := e.PrimaryKey.Curve(); curve != packet.Curve25519 {
+			t.Errorf("primary key curve %q", curve)
+		}
+		sub := keys[0].decrypters[0]
+		if sub.PublicKey == e.PrimaryKey || sub.PublicKey.Version != 4 || sub.PublicKey.PubKeyAlgo != packet.PubKeyAlgoECDH {
+			t.Errorf("decryption key: version %d, algorithm %d; want a v4 ECDH (18) subkey", sub.PublicKey.Version, sub.PublicKey.PubKeyAlgo)
+		}
+		if curve, _ := sub.PublicKey.Curve(); curve != packet.Curve25519 {
+			t.Errorf("subkey curve %q", curve)
+		}
+		if sub.PrivateKey.Encrypted {
+			t.Error("the private key file is protected by a passphrase")
+		}
+		sig, id := e.PrimarySelfSignature()
+		if id == nil || id.Name != OpenPGPUserID {
+			t.Errorf("user id %v, want %q", id, OpenPGPUserID)
+		}
+		if !sig.SEIPDv1 || sig.SEIPDv2 || len(sig.PreferredCipherSuites) != 0 {
+			t.Errorf("features: SEIPD v1 %v, v2 %v, AEAD suites %v; want MDC only (GnuPG 2.2)", sig.SEIPDv1, sig.SEIPDv2, sig.PreferredCipherSuites)
+		}
+		if !slices.Equal(sig.PreferredSymmetric, []uint8{uint8(packet.CipherAES256), uint8(packet.CipherAES128)}) {
+			t.Errorf("preferred ciphers %v, want AES-256, AES-128", sig.PreferredSymmetric)
+		}
+		if !slices.Equal(sig.PreferredCompression, []uint8{uint8(packet.CompressionNone), uint8(packet.CompressionZLIB)}) {
+			t.Errorf("preferred compression %v, want none, ZLIB", sig.PreferredCompression)
+		}
+		if sig.KeyLifetimeSecs != nil && *sig.KeyLifetimeSecs != 0 {
+			t.Errorf("the key expires after %d s", *sig.KeyLifetimeSecs)
+		}
+		// The public file holds the same key and nothing secret.
+		el, err := openpgp.ReadArmoredKeyRing(strings.NewReader(pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(el) != 1 || el[0].PrimaryKey.Fingerprint == nil || fmt.Sprintf("%X", el[0].PrimaryKey.Fingerprint) != keys[0].Fingerprint() {
+			t.Fatalf("%s does not hold the key of %s", OpenPGPPublicKeyFile, OpenPGPKeyFile)
+		}
+		if el[0].PrivateKey != nil || len(el[0].Subkeys) != 1 || el[0].Subkeys[0].PrivateKey != nil {
+			t.Errorf("%s holds secret key material", OpenPGPPublicKeyFile)
 		}
 	})
 	t.Run("secrets", func(t *testing.T) {
@@ -257,7 +322,7 @@ func TestGenerateKeysTwice(t *testing.T) {
 func TestGenerateKeysFillsGaps(t *testing.T) {
 	dir := t.TempDir()
 	generate(t, dir)
-	removed := []string{AgeRecipientFile, SSHHostPubKeyFile, TLSCertFile, S3SecretFile}
+	removed := []string{AgeRecipientFile, OpenPGPPublicKeyFile, SSHHostPubKeyFile, TLSCertFile, S3SecretFile}
 	old := snapshot(t, dir)
 	for _, name := range removed {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil {
@@ -277,7 +342,7 @@ func TestGenerateKeysFillsGaps(t *testing.T) {
 		}
 	}
 	// Derived again, the same public keys.
-	for _, name := range []string{AgeRecipientFile, SSHHostPubKeyFile} {
+	for _, name := range []string{AgeRecipientFile, OpenPGPPublicKeyFile, SSHHostPubKeyFile} {
 		if now[name][strings.IndexByte(now[name], '\n'):] != old[name][strings.IndexByte(old[name], '\n'):] {
 			t.Errorf("%s derived again differs", name)
 		}
@@ -310,6 +375,7 @@ func TestGenerateKeysRecipientFromExistingIdentity(t *testing.T) {
 func TestGenerateKeysRefusesOrphanPublicFile(t *testing.T) {
 	for _, pair := range [][2]string{
 		{AgeIdentityFile, AgeRecipientFile},
+		{OpenPGPKeyFile, OpenPGPPublicKeyFile},
 		{SSHHostKeyFile, SSHHostPubKeyFile},
 		{TLSKeyFile, TLSCertFile},
 	} {
@@ -383,7 +449,7 @@ func TestGenerateKeysCLI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Decrypt(bytes.NewReader(ct), ids...)
+		r, err := Decrypt(bytes.NewReader(ct), Keyring{Age: ids})
 		if err != nil {
 			t.Fatal(err)
 		}

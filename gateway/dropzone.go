@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ttpgate/ttpgate/internal/config"
@@ -38,10 +39,12 @@ type Dropzone struct {
 	Limits  config.Limits
 	log     *slog.Logger
 	now     func() time.Time
+	metrics atomic.Pointer[gatewayMetrics] // set by RegisterMetrics
 
 	mu       sync.Mutex
 	sessions map[string]int // tenant -> open sessions
 	failures map[string]*failureCount
+	sweepAt  int // len(failures) at which AuthFailed drops expired counts
 	uploads  sync.WaitGroup // uploads in progress, for graceful shutdown
 	active   map[*Upload]struct{}
 	closing  bool // WaitUploads has begun: no new uploads
@@ -71,9 +74,14 @@ func NewDropzone(st store.Store, cfg *config.Config, log *slog.Logger) *Dropzone
 	return d
 }
 
-// Audit writes one audit event.
+// Audit writes one audit event, and counts it in the metrics once
+// RegisterMetrics has been called: the metrics are taken from the audit
+// events, so the two cannot disagree.
 func (d *Dropzone) Audit(event string, attrs ...any) {
 	d.log.LogAttrs(context.Background(), slog.LevelInfo, event, slog.Group("", append([]any{"event", event}, attrs...)...))
+	if m := d.metrics.Load(); m != nil {
+		m.observe(event, attrs)
+	}
 }
 
 // hostOf returns the IP of a remote address (the unit of bans).
@@ -106,6 +114,9 @@ func (d *Dropzone) AuthFailed(addr net.Addr) (banned bool) {
 	// A new count starts after the period, but never while a ban lasts
 	// (connections open before the ban still fail).
 	if f == nil || now.Sub(f.first) > ban && !now.Before(f.bannedUntil) {
+		if len(d.failures) >= d.sweepAt {
+			d.sweepFailures(now, ban)
+		}
 		f = &failureCount{first: now}
 		d.failures[host] = f
 	}
@@ -115,6 +126,19 @@ func (d *Dropzone) AuthFailed(addr net.Addr) (banned bool) {
 		return true
 	}
 	return false
+}
+
+// sweepFailures drops the counts whose period and ban have both passed, so
+// that addresses which failed once long ago do not pile up. It runs when the
+// map has doubled since the last sweep, which keeps its cost constant per
+// failure.
+func (d *Dropzone) sweepFailures(now time.Time, ban time.Duration) {
+	for host, f := range d.failures {
+		if now.Sub(f.first) > ban && !now.Before(f.bannedUntil) {
+			delete(d.failures, host)
+		}
+	}
+	d.sweepAt = 2*len(d.failures) + 64
 }
 
 // OpenSession counts a session of tenant; it fails when the tenant has

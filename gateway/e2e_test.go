@@ -33,10 +33,14 @@ import (
 // pseudonymises and aggregates; the vendor reads the feedback reports back
 // from /outbox with sftp. Reports and outputs must hold the fixture's
 // expected figures (worked out by hand, testdata/fixtures/rom-basic).
-func TestEndToEnd(t *testing.T) {
+func TestEndToEnd(t *testing.T) { testEndToEnd(t, startGateway(t, nil)) }
+
+// TestEndToEndS3Store is TestEndToEnd with the S3 store on MinIO.
+func TestEndToEndS3Store(t *testing.T) { testEndToEnd(t, startGatewayOn(t, t.TempDir(), minioStore(t), nil)) }
+
+func testEndToEnd(t *testing.T, g *gw) {
 	ageCLI := testenv.Tool(t, "age", "apt-get install -y age")
 	keygen := testenv.Tool(t, "age-keygen", "apt-get install -y age")
-	g := startGateway(t, nil)
 	fixture := filepath.Join(testenv.RepoRoot(t), "testdata", "fixtures", "rom-basic")
 
 	// The processor's age key, made with the CLI; the gateway never sees it.
@@ -115,8 +119,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	for _, e := range entries {
 		partition := strings.TrimSuffix(e.Name(), ".csv")
-		file := filepath.Join(g.dir, "store", "out", "kibg", "rom_outcomes", partition, "part-00000.parquet")
-		rows, err := parquet.ReadFile[schemas.ROMOutcome](file)
+		rows, err := e2eReadParquet[schemas.ROMOutcome](t, g.st, "out/kibg/rom_outcomes/"+partition+"/part-00000.parquet")
 		if err != nil {
 			t.Errorf("rom_outcomes %s: %v", partition, err)
 			continue
@@ -138,6 +141,16 @@ func e2eRun(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, errb.String())
 	}
 	return out.String()
+}
+
+// e2eReadParquet reads the rows of a Parquet output from the store.
+func e2eReadParquet[T any](t *testing.T, st store.Store, key string) ([]T, error) {
+	t.Helper()
+	b, err := store.ReadAll(t.Context(), st, key, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	return parquet.Read[T](bytes.NewReader(b), int64(len(b)))
 }
 
 func e2eReadCSV(t *testing.T, name string) [][]string {

@@ -24,12 +24,12 @@ import (
 	"github.com/ttpgate/ttpgate/internal/testenv"
 )
 
-// gw is a running gateway on 127.0.0.1 with a local store, tenants with
-// their own SSH keys, and its audit log captured.
+// gw is a running gateway on 127.0.0.1 with a store, tenants with their
+// own SSH keys, and its audit log captured.
 type gw struct {
 	t    testing.TB
 	dir  string
-	st   *store.Local
+	st   store.Store
 	d    *Dropzone
 	srv  *SFTPServer
 	addr string
@@ -43,12 +43,19 @@ type gw struct {
 // extra), with limits changed by limits when not nil.
 func startGateway(t testing.TB, limits func(*config.Limits)) *gw {
 	t.Helper()
-	testenv.Tool(t, "sftp", "apt-get install -y openssh-client")
 	dir := t.TempDir()
 	st, err := store.NewLocal(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startGatewayOn(t, dir, st, limits)
+}
+
+// startGatewayOn is startGateway on the store st, with its files (keys,
+// files to upload) in dir.
+func startGatewayOn(t testing.TB, dir string, st store.Store, limits func(*config.Limits)) *gw {
+	t.Helper()
+	testenv.Tool(t, "sftp", "apt-get install -y openssh-client")
 	g := &gw{t: t, dir: dir, st: st, keys: map[string]string{}, logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	cfg := &config.Config{}
 	for _, id := range []string{"acme", "zon"} {

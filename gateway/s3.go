@@ -73,6 +73,7 @@ const (
 	s3DefaultExpiry     = 24 * time.Hour
 	s3RecentUploadTTL   = time.Hour // HeadObject finds an upload this long
 	s3MaxRecentUploads  = 4096
+	s3MaxHeadLookups    = 256 // deliveries HeadObject reads in the store
 )
 
 // S3CipherSuites are the TLS 1.2 cipher suites offered: ECDHE key exchange
@@ -137,7 +138,10 @@ type S3Server struct {
 
 	creating sync.Mutex // serialises CreateMultipartUpload: the per-tenant count
 
+	connInfo sync.Map // net.Conn -> *s3Conn, from ConnContext until the connection closes
+
 	mu          sync.Mutex
+	serving     bool // Serve has begun
 	closing     bool
 	conns       map[net.Conn]struct{}
 	perAddr     map[string]int
@@ -207,7 +211,9 @@ func NewS3Server(d *Dropzone, o S3Options) (*S3Server, error) {
 		Protocols:         &protocols,
 		ConnState:         s.connState,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, s3ConnKey{}, &s3Conn{id: newSessionID()})
+			sc := &s3Conn{id: newSessionID(), opened: time.Now()}
+			s.connInfo.Store(c, sc)
+			return context.WithValue(ctx, s3ConnKey{}, sc)
 		},
 		// TLS handshake failures and the like: the net/http server's own
 		// messages, not for the error log of a public endpoint.
@@ -256,11 +262,22 @@ func (s *S3Server) Serve(ln net.Listener) error {
 	if s.tls == nil {
 		return errors.New("S3 endpoint: no TLS certificate configured")
 	}
+	s.mu.Lock()
+	s.serving = true
+	s.mu.Unlock()
 	err := s.srv.Serve(tls.NewListener(ln, s.tls))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// Accepting reports whether the endpoint accepts connections: Serve has
+// begun and Shutdown has not.
+func (s *S3Server) Accepting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serving && !s.closing
 }
 
 // Shutdown stops accepting connections and requests, lets the requests in
@@ -320,6 +337,9 @@ func (s *S3Server) admit(c net.Conn) bool {
 }
 
 func (s *S3Server) release(c net.Conn) {
+	if sc, ok := s.connInfo.LoadAndDelete(c); ok {
+		s.sessionsClosed(c, sc.(*s3Conn))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.conns[c]; !ok {
@@ -337,8 +357,24 @@ func (s *S3Server) release(c net.Conn) {
 // SFTP audits a login, not once per request).
 type s3Conn struct {
 	id     string
+	opened time.Time
 	mu     sync.Mutex
 	authed map[string]bool
+}
+
+// sessionsClosed audits the end of a connection once for every access key
+// that authenticated on it, as SFTP audits the end of a session.
+func (s *S3Server) sessionsClosed(c net.Conn, sc *s3Conn) {
+	sc.mu.Lock()
+	keys := make([]string, 0, len(sc.authed))
+	for k := range sc.authed {
+		keys = append(keys, k)
+	}
+	sc.mu.Unlock()
+	for _, k := range keys {
+		s.d.Audit(EventDisconnect, "tenant", s.tenants[k], "conn", sc.id, "addr", c.RemoteAddr().String(), "protocol", "s3",
+			"duration_ms", time.Since(sc.opened).Milliseconds())
+	}
 }
 
 type s3ConnKey struct{}
@@ -727,6 +763,10 @@ func (s *S3Server) headUpload(q *s3Request, name string) {
 	u, ok := s.recent[q.tenant+"/"+name]
 	s.mu.Unlock()
 	if !ok || time.Since(u.at) > s3RecentUploadTTL {
+		// Another gateway instance on the same store may have taken it.
+		u, ok = s.landedUpload(q.r.Context(), q.tenant, name)
+	}
+	if !ok {
 		q.w.WriteHeader(http.StatusNotFound)
 		return
 	}
@@ -736,6 +776,38 @@ func (s *S3Server) headUpload(q *s3Request, name string) {
 	h.Set("Content-Length", strconv.FormatInt(u.size, 10))
 	h.Set("Content-Type", "application/octet-stream")
 	q.w.WriteHeader(http.StatusOK)
+}
+
+// landedUpload finds the tenant's latest upload of name over S3 in the
+// last s3RecentUploadTTL in the store, where every gateway instance commits
+// deliveries: delivery ids start with their arrival time, so only the ids of
+// this hour and the one before are read, newest first, at most
+// s3MaxHeadLookups of them.
+func (s *S3Server) landedUpload(ctx context.Context, tenant, name string) (*recentUpload, bool) {
+	now := time.Now().UTC()
+	var metas []string
+	for _, hour := range []time.Time{now.Add(-time.Hour), now} {
+		prefix := delivery.TenantPrefix(tenant) + hour.Format("20060102T15")
+		for info, err := range s.d.Store.List(ctx, prefix) {
+			if err != nil {
+				s.log.Error("list deliveries for HeadObject", "tenant", tenant, "err", err)
+				return nil, false
+			}
+			if strings.HasSuffix(info.Key, "/meta.json") {
+				metas = append(metas, info.Key)
+			}
+		}
+	}
+	for i := len(metas) - 1; i >= 0 && i >= len(metas)-s3MaxHeadLookups; i-- {
+		m, err := delivery.ReadMeta(ctx, s.d.Store, metas[i])
+		if err != nil {
+			continue // removed meanwhile, or unreadable: not this one
+		}
+		if m.FileName == name && m.Channel == delivery.ChannelS3 && m.S3ETag != "" && now.Sub(m.ReceivedAt) <= s3RecentUploadTTL {
+			return &recentUpload{key: tenant + "/" + name, size: m.Size, etag: m.S3ETag, at: m.ReceivedAt}, true
+		}
+	}
+	return nil, false
 }
 
 // deny answers AccessDenied and audits the request (never its path: a
@@ -963,6 +1035,7 @@ func (s *S3Server) putObject(q *s3Request, name string) {
 		q.fail(q.refusalError(name, err))
 		return
 	}
+	p.SetS3ETag(body.etag())
 	m, err := s.d.CommitUpload(q.r.Context(), sess, p, name)
 	if err != nil {
 		q.fail(q.refusalError(name, err))

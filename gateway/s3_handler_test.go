@@ -52,7 +52,7 @@ type s3gw struct {
 	t      testing.TB
 	dir    string
 	keys   string // the keys folder: tls.crt (the certificate clients must trust), s3.secret
-	st     *store.Local
+	st     store.Store
 	d      *Dropzone
 	srv    *S3Server
 	addr   string // host:port
@@ -79,14 +79,26 @@ type s3Setup struct {
 // and limits first. The endpoint stops at the end of the test.
 func startS3(t testing.TB, setup func(*s3Setup)) *s3gw {
 	t.Helper()
+	return startS3On(t, nil, "", setup)
+}
+
+// startS3On is startS3 on the store st (a local store of its own when nil)
+// with the keys in folder keys (keys of its own when ""), so that several
+// endpoints can share a store, a certificate and a credential secret.
+func startS3On(t testing.TB, st store.Store, keys string, setup func(*s3Setup)) *s3gw {
+	t.Helper()
 	dir := t.TempDir()
 	g := &s3gw{t: t, dir: dir, keys: filepath.Join(dir, "keys"), logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
-	if _, err := crypto.GenerateKeys(g.keys); err != nil {
+	if keys != "" {
+		g.keys = keys
+	} else if _, err := crypto.GenerateKeys(g.keys); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.NewLocal(filepath.Join(dir, "store"))
-	if err != nil {
-		t.Fatal(err)
+	if st == nil {
+		var err error
+		if st, err = store.NewLocal(filepath.Join(dir, "store")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	g.st = st
 	secret, err := ReadS3CredentialSecret(filepath.Join(g.keys, crypto.S3SecretFile))

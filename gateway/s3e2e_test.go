@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ttpgate/ttpgate/internal/config"
 	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/internal/store"
 	"github.com/ttpgate/ttpgate/internal/testenv"
 	"github.com/ttpgate/ttpgate/processor"
 	"github.com/ttpgate/ttpgate/schemas"
@@ -22,19 +22,25 @@ import (
 // s3E2EAccessKey is the S3 access key id of the fixture's tenant.
 const s3E2EAccessKey = "TTPLVR1FIX01"
 
-// startS3Tenant starts an S3 endpoint (as startS3 does) whose only tenant
-// is tenant, with access key s3E2EAccessKey.
-func startS3Tenant(t *testing.T, tenant config.Tenant) *s3gw {
+// startS3Tenant starts an S3 endpoint on st (as startS3On does) whose only
+// tenant is tenant, with access key s3E2EAccessKey.
+func startS3Tenant(t *testing.T, st store.Store, tenant config.Tenant) *s3gw {
 	t.Helper()
 	tenant.S3AccessKey = s3E2EAccessKey
-	return startS3(t, func(su *s3Setup) { su.Tenants = []config.Tenant{tenant} })
+	return startS3On(t, st, "", func(su *s3Setup) { su.Tenants = []config.Tenant{tenant} })
 }
 
 // TestS3E2ELVR1 is the whole flow over S3 as a sender lives it: the
 // hand-checked lvr1-basic extracts encrypted with the age CLI, uploaded
 // with the AWS CLI, processed, the feedback reports read back with the AWS
 // CLI; reports and ig_indicators outputs must hold the fixture's figures.
-func TestS3E2ELVR1(t *testing.T) {
+func TestS3E2ELVR1(t *testing.T) { testS3E2ELVR1(t, nil) }
+
+// TestS3E2ELVR1S3Store is TestS3E2ELVR1 with the S3 store on MinIO.
+func TestS3E2ELVR1S3Store(t *testing.T) { testS3E2ELVR1(t, minioStore(t)) }
+
+// testS3E2ELVR1 runs the flow on st (a local store when nil).
+func testS3E2ELVR1(t *testing.T, st store.Store) {
 	cli := s3cliAWS(t)
 	ageCLI := testenv.Tool(t, "age", "apt-get install -y age")
 	keygen := testenv.Tool(t, "age-keygen", "apt-get install -y age")
@@ -55,7 +61,7 @@ func TestS3E2ELVR1(t *testing.T) {
 	}
 	tenant := fx.Tenants[0]
 	bucket := tenant.ID
-	g := startS3Tenant(t, tenant)
+	g := startS3Tenant(t, st, tenant)
 	ak := s3E2EAccessKey
 	env := []string{"AWS_ACCESS_KEY_ID=" + ak, "AWS_SECRET_ACCESS_KEY=" + DeriveS3Secret(g.secret, ak),
 		"AWS_DEFAULT_REGION=" + s3TestRegion, "AWS_CA_BUNDLE=" + g.caFile, "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
@@ -118,8 +124,7 @@ func TestS3E2ELVR1(t *testing.T) {
 	e2eCompareReports(t, reports, filepath.Join(fixture, "expected", "reports.csv"))
 
 	// The ig_indicators outputs of 2026 hold the hand-worked figures.
-	file := filepath.Join(g.dir, "store", "out", "dhd", "ig_indicators", "year=2026", "part-00000.parquet")
-	rows, err := parquet.ReadFile[schemas.IGIndicator](file)
+	rows, err := e2eReadParquet[schemas.IGIndicator](t, g.st, "out/dhd/ig_indicators/year=2026/part-00000.parquet")
 	if err != nil {
 		t.Fatal(err)
 	}

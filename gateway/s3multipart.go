@@ -482,6 +482,7 @@ func (s *S3Server) assemble(ctx context.Context, q *s3Request, name, id, etag st
 	if err != nil {
 		return s.completeFailed(ctx, q, name, id, err)
 	}
+	p.SetS3ETag(etag)
 	m, err := s.d.CommitUpload(ctx, sess, p, name)
 	if err != nil {
 		return s.completeFailed(ctx, q, name, id, err)

@@ -135,7 +135,7 @@ func NewSFTPServer(d *Dropzone, hostKeys []ssh.Signer) *SFTPServer {
 			if err == nil {
 				return // logged once the connection is established
 			}
-			s.authFailed(c.User(), c.RemoteAddr(), method)
+			s.authFailed(c.User(), c.RemoteAddr(), method, sftpAuthReason(method, err))
 		},
 	}
 	for _, k := range hostKeys {
@@ -154,11 +154,24 @@ func NewSFTPServer(d *Dropzone, hostKeys []ssh.Signer) *SFTPServer {
 var errBanned = errors.New("address banned")
 
 // authFailed audits a failed authentication and counts it for bans.
-func (s *SFTPServer) authFailed(user string, addr net.Addr, method string) {
-	s.d.Audit(EventAuthFailed, "user", sanitize(user), "addr", addr.String(), "method", method)
+func (s *SFTPServer) authFailed(user string, addr net.Addr, method, reason string) {
+	s.d.Audit(EventAuthFailed, "user", sanitize(user), "addr", addr.String(), "protocol", "sftp",
+		"method", sanitize(method), "reason", reason)
 	if s.d.AuthFailed(addr) {
 		s.d.Audit(EventAddrBanned, "addr", hostOf(addr), "for", s.d.Limits.Ban.String())
 	}
+}
+
+// sftpAuthReason names why an authentication attempt failed, from a fixed
+// set (the method is the client's choice: only publickey is offered).
+func sftpAuthReason(method string, err error) string {
+	switch {
+	case errors.Is(err, errBanned):
+		return "banned"
+	case method == "publickey":
+		return "key_not_authorized"
+	}
+	return "method_not_allowed"
 }
 
 // sanitize bounds a client-chosen string before it is logged.
@@ -234,7 +247,7 @@ func (s *SFTPServer) Serve(ln net.Listener) error {
 func (s *SFTPServer) admit(c net.Conn) bool {
 	addr := c.RemoteAddr()
 	if s.d.Banned(addr) {
-		s.d.Audit(EventConnRefused, "addr", addr.String(), "reason", "banned")
+		s.d.Audit(EventConnRefused, "addr", addr.String(), "protocol", "sftp", "reason", "banned")
 		return false
 	}
 	s.mu.Lock()
@@ -244,10 +257,10 @@ func (s *SFTPServer) admit(c net.Conn) bool {
 	case s.closing:
 		return false
 	case len(s.conns) >= maxConnections:
-		s.d.Audit(EventConnRefused, "addr", addr.String(), "reason", "too_many_connections")
+		s.d.Audit(EventConnRefused, "addr", addr.String(), "protocol", "sftp", "reason", "too_many_connections")
 		return false
 	case s.perAddr[host] >= maxConnectionsPerAddr:
-		s.d.Audit(EventConnRefused, "addr", addr.String(), "reason", "too_many_connections_from_address")
+		s.d.Audit(EventConnRefused, "addr", addr.String(), "protocol", "sftp", "reason", "too_many_connections_from_address")
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -283,7 +296,7 @@ func (s *SFTPServer) handle(raw net.Conn) {
 		// key offered and then not proven (a bad signature, or the client
 		// gave up).
 		if unproven {
-			s.authFailed(user.(string), raw.RemoteAddr(), "publickey")
+			s.authFailed(user.(string), raw.RemoteAddr(), "publickey", "key_not_proven")
 		}
 		return
 	}
@@ -292,15 +305,15 @@ func (s *SFTPServer) handle(raw net.Conn) {
 	sess := Session{ID: newSessionID(), Tenant: conn.Permissions.Extensions["tenant"], Channel: delivery.ChannelSFTP,
 		RemoteAddr: raw.RemoteAddr().String(), KeyFingerprint: conn.Permissions.Extensions["fingerprint"]}
 	if err := s.d.OpenSession(sess.Tenant); err != nil {
-		s.d.Audit(EventConnRefused, "tenant", sess.Tenant, "addr", sess.RemoteAddr, "reason", "too_many_sessions")
+		s.d.Audit(EventConnRefused, "tenant", sess.Tenant, "addr", sess.RemoteAddr, "protocol", "sftp", "reason", "too_many_sessions")
 		return
 	}
 	defer s.d.CloseSession(sess.Tenant)
-	s.d.Audit(EventAuthSuccess, "tenant", sess.Tenant, "session", sess.ID, "addr", sess.RemoteAddr,
+	s.d.Audit(EventAuthSuccess, "tenant", sess.Tenant, "session", sess.ID, "addr", sess.RemoteAddr, "protocol", "sftp",
 		"key_fingerprint", sess.KeyFingerprint, "method", "publickey")
 	start := time.Now()
 	defer func() {
-		s.d.Audit(EventDisconnect, "tenant", sess.Tenant, "session", sess.ID, "addr", sess.RemoteAddr,
+		s.d.Audit(EventDisconnect, "tenant", sess.Tenant, "session", sess.ID, "addr", sess.RemoteAddr, "protocol", "sftp",
 			"duration_ms", time.Since(start).Milliseconds())
 	}()
 
@@ -325,7 +338,7 @@ func (s *SFTPServer) handle(raw net.Conn) {
 				}
 				t.Reset(s.idle)
 			case <-t.C:
-				s.d.Audit(EventConnRefused, "tenant", sess.Tenant, "session", sess.ID, "reason", "idle_timeout")
+				s.d.Audit(EventConnRefused, "tenant", sess.Tenant, "session", sess.ID, "protocol", "sftp", "reason", "idle_timeout")
 				conn.Close()
 				return
 			}
@@ -487,6 +500,14 @@ func (s *SFTPServer) serveChannel(ctx context.Context, sess Session, ch *activeC
 		srv.Close()
 		return
 	}
+}
+
+// Accepting reports whether the server accepts connections: Serve has
+// begun and Shutdown has not.
+func (s *SFTPServer) Accepting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ln != nil && !s.closing
 }
 
 // Shutdown stops accepting connections, lets uploads in progress finish

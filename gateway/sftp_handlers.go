@@ -117,7 +117,7 @@ func (ss *sftpSession) end() {
 	defer ss.mu.Unlock()
 	for name, p := range ss.parts {
 		p.Discard(ss.ctx)
-		ss.d.Audit(EventUploadAborted, "tenant", ss.s.Tenant, "session", ss.s.ID, "addr", ss.s.RemoteAddr,
+		ss.d.Audit(EventUploadAborted, "tenant", ss.s.Tenant, "session", ss.s.ID, "addr", ss.s.RemoteAddr, "protocol", "sftp",
 			"file", name, "reason", "filepart_not_renamed")
 	}
 	clear(ss.parts)
@@ -126,7 +126,7 @@ func (ss *sftpSession) end() {
 // deny records a denied request and returns the SFTP permission-denied
 // status (a fixed message: nothing internal reaches the client).
 func (ss *sftpSession) deny(method, p string) error {
-	ss.d.Audit(EventDenied, "tenant", ss.s.Tenant, "session", ss.s.ID, "addr", ss.s.RemoteAddr, "method", method)
+	ss.d.Audit(EventDenied, "tenant", ss.s.Tenant, "session", ss.s.ID, "addr", ss.s.RemoteAddr, "protocol", "sftp", "method", method)
 	return sftp.ErrSSHFxPermissionDenied
 }
 
@@ -147,7 +147,8 @@ func (ss *sftpSession) refuse(name string, err error) error {
 		msg = "the server could not store the file; upload again later (session " + ss.s.ID + ")"
 	}
 	fmt.Fprintf(ss.stderr, "ttpgate: %s refused: %s (%s)\n", name, msg, reason)
-	ss.d.Audit(EventUploadRefused, "tenant", ss.s.Tenant, "session", ss.s.ID, "addr", ss.s.RemoteAddr, "file", name, "reason", reason)
+	ss.d.Audit(EventUploadRefused, "tenant", ss.s.Tenant, "session", ss.s.ID, "addr", ss.s.RemoteAddr, "protocol", "sftp",
+		"file", name, "reason", reason)
 	if r != nil || reason == "protocol" {
 		return sftp.ErrSSHFxPermissionDenied
 	}

@@ -89,7 +89,7 @@ func (d *Dropzone) StartUpload(ctx context.Context, s Session, name string) (*Up
 		// Unblock a writer when staging ended early (size limit, store failure).
 		pr.CloseWithError(cmpErr(err, io.ErrClosedPipe))
 	}()
-	d.Audit(EventUploadStarted, "tenant", s.Tenant, "session", s.ID, "addr", s.RemoteAddr, "file", name)
+	d.Audit(EventUploadStarted, "tenant", s.Tenant, "session", s.ID, "addr", s.RemoteAddr, "protocol", s.Channel, "file", name)
 	return u, nil
 }
 
@@ -253,7 +253,7 @@ func (u *Upload) Abort(cause error) {
 		u.pending.Discard(context.Background())
 	}
 	u.release()
-	u.d.Audit(EventUploadAborted, "tenant", u.s.Tenant, "session", u.s.ID, "addr", u.s.RemoteAddr,
+	u.d.Audit(EventUploadAborted, "tenant", u.s.Tenant, "session", u.s.ID, "addr", u.s.RemoteAddr, "protocol", u.s.Channel,
 		"file", u.Name, "bytes_received", u.Size(), "reason", reasonOf(cmpErr(cause, errBroken)))
 }
 
@@ -267,14 +267,14 @@ func (u *Upload) release() {
 }
 
 // CommitUpload makes a finished upload a delivery under name and writes the
-// audit event.
+// upload.committed event. When it fails, the caller refuses the upload (and
+// audits that, once).
 func (d *Dropzone) CommitUpload(ctx context.Context, s Session, p *delivery.Pending, name string) (delivery.Meta, error) {
 	m, err := p.Commit(ctx, name)
 	if err != nil {
-		d.Audit(EventUploadRefused, "tenant", s.Tenant, "session", s.ID, "addr", s.RemoteAddr, "file", name, "reason", reasonOf(err))
 		return m, err
 	}
-	d.Audit(EventUploadCommitted, "tenant", s.Tenant, "session", s.ID, "addr", s.RemoteAddr,
+	d.Audit(EventUploadCommitted, "tenant", s.Tenant, "session", s.ID, "addr", s.RemoteAddr, "protocol", s.Channel,
 		"key_fingerprint", s.KeyFingerprint, "delivery", m.ID, "file", m.FileName, "size", m.Size, "sha256", m.SHA256)
 	return m, nil
 }

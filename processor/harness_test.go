@@ -27,9 +27,10 @@ import (
 type harness struct {
 	t         testing.TB
 	dir       string
-	st        *store.Local
+	st        store.Store
 	id        *age.X25519Identity
 	recipient string
+	openpgp   []*crypto.OpenPGPKey // the processor's OpenPGP keys, if any
 	tenants   []config.Tenant
 	logs      *testenv.SyncBuffer
 	now       time.Time
@@ -47,6 +48,12 @@ func newHarness(t testing.TB, tenants ...config.Tenant) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newHarnessOn(t, dir, st, tenants...)
+}
+
+// newHarnessOn is newHarness on the store st, with dir for its files.
+func newHarnessOn(t testing.TB, dir string, st store.Store, tenants ...config.Tenant) *harness {
+	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +77,7 @@ func (h *harness) processor() *Processor {
 		h.t.Fatal(err)
 	}
 	p, err := New(Options{
-		Store: h.st, Tenants: h.tenants, Identities: []age.Identity{h.id}, Pseudonymizer: ps,
+		Store: h.st, Tenants: h.tenants, Identities: []age.Identity{h.id}, OpenPGPKeys: h.openpgp, Pseudonymizer: ps,
 		MinCell: h.minCell, WorkDir: h.t.TempDir(), Version: "test", SortRunSize: h.sortRun,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Now:    func() time.Time { return h.now },

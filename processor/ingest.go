@@ -2,12 +2,15 @@ package processor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
@@ -15,6 +18,7 @@ import (
 	"github.com/ttpgate/ttpgate/crypto"
 	"github.com/ttpgate/ttpgate/internal/config"
 	"github.com/ttpgate/ttpgate/internal/delivery"
+	"github.com/ttpgate/ttpgate/internal/store"
 	"github.com/ttpgate/ttpgate/schemas"
 )
 
@@ -32,6 +36,7 @@ func (r *rejection) Error() string { return r.reason }
 // processOne decides one claimed delivery and records the decision: staging
 // file (when accepted), feedback report, then the ledger entry.
 func (p *Processor) processOne(ctx context.Context, m delivery.Meta, ledger map[string]LedgerEntry) (LedgerEntry, error) {
+	began := time.Now()
 	now := p.opt.Now().UTC()
 	rep := &Report{
 		DeliveryID: m.ID, FileName: m.FileName, ReceivedAt: m.ReceivedAt, SHA256: m.SHA256,
@@ -96,6 +101,8 @@ func (p *Processor) processOne(ctx context.Context, m delivery.Meta, ledger map[
 	if rep.Reason != "" {
 		audit = append(audit, "reason", rep.Reason)
 	}
+	took := time.Since(began)
+	audit = append(audit, "duration_ms", took.Milliseconds(), "rows_per_second", int64(float64(rep.RowsTotal)/max(took.Seconds(), 1e-3)))
 	log.Info("delivery processed", audit...)
 	return entry, nil
 }
@@ -122,40 +129,106 @@ func (p *Processor) duplicateOf(m delivery.Meta, ledger map[string]LedgerEntry) 
 func (p *Processor) ingest(ctx context.Context, m delivery.Meta, t *config.Tenant, rep *Report) (string, error) {
 	key, err := p.ingestAs(ctx, m, t, rep, schemas.EncodingAuto)
 	if errors.Is(err, schemas.ErrNotUTF8) {
-		*rep = Report{DeliveryID: rep.DeliveryID, FileName: rep.FileName, ReceivedAt: rep.ReceivedAt,
-			SHA256: rep.SHA256, SchemaVersion: rep.SchemaVersion, ProcessedAt: rep.ProcessedAt}
+		rep.reset()
 		key, err = p.ingestAs(ctx, m, t, rep, schemas.EncodingWindows1252)
+	}
+	var rej *rejection
+	if errors.As(err, &rej) && rej.reason == reasonDataChanged {
+		rep.reset() // what was read is not the sender's file: say nothing of it
 	}
 	return key, err
 }
 
-func classifyDecrypt(err error) *rejection {
-	switch {
-	case errors.Is(err, crypto.ErrNotEncrypted):
-		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "not_encrypted"}
-	case errors.Is(err, crypto.ErrNoMatchingKey):
-		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "wrong_recipient"}
-	case errors.Is(err, crypto.ErrCorrupt):
-		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "corrupt"}
-	case errors.Is(err, crypto.ErrUnsupportedFormat):
-		return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: "unsupported_format"}
-	}
-	return nil
+// reset forgets what reading the file found, and keeps what the report says
+// of the delivery itself.
+func (r *Report) reset() {
+	*r = Report{DeliveryID: r.DeliveryID, FileName: r.FileName, ReceivedAt: r.ReceivedAt,
+		SHA256: r.SHA256, SchemaVersion: r.SchemaVersion, ProcessedAt: r.ProcessedAt}
 }
 
-func (p *Processor) ingestAs(ctx context.Context, m delivery.Meta, t *config.Tenant, rep *Report, enc schemas.Encoding) (string, error) {
-	src, err := p.opt.Store.Get(ctx, delivery.DataKey(m.Tenant, m.ID))
+// classifyDecrypt turns a decryption error into a not_decryptable
+// rejection with the detail that picks its message; the finer errors are
+// tested before the coarser ones they come wrapped with. It returns nil for
+// errors that are not the file's fault (the store failed).
+func classifyDecrypt(err error) *rejection {
+	detail := ""
+	switch {
+	case errors.Is(err, crypto.ErrNotEncrypted):
+		detail = "not_encrypted"
+	case errors.Is(err, crypto.ErrPassphraseOnly):
+		detail = "passphrase_only"
+	case errors.Is(err, crypto.ErrNoMatchingKey):
+		detail = "wrong_recipient"
+	case errors.Is(err, crypto.ErrNoIntegrityProtection):
+		detail = "no_integrity_protection"
+	case errors.Is(err, crypto.ErrDecompressionLimit):
+		detail = "decompression_limit"
+	case errors.Is(err, crypto.ErrCorrupt):
+		detail = "corrupt"
+	case errors.Is(err, crypto.ErrUnsupportedFormat):
+		detail = "unsupported_format"
+	default:
+		return nil
+	}
+	return &rejection{reason: string(schemas.ReasonNotDecryptable), detail: detail}
+}
+
+// confirmRejection lets a rejection decided before the end of the plaintext
+// (a header that matches no dataset, broken quoting, a dataset the tenant
+// may not deliver) stand only once the rest of the message has decrypted:
+// an OpenPGP message (SEIPD v1, what GnuPG writes) is authenticated only
+// at its end, so what was read before may be garbage from a damaged or
+// tampered message, and the tenant must be told that (not_decryptable),
+// with nothing derived from that plaintext. For age, whose plaintext is
+// authenticated chunk by chunk, the same order holds: damage is reported
+// first. It reads the rest of plain, in constant memory; a rejection made
+// at the end of the stream costs nothing more.
+func confirmRejection(ctx context.Context, plain io.Reader, err error) error {
+	var rej *rejection
+	if !errors.As(err, &rej) || rej.reason == string(schemas.ReasonNotDecryptable) {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		_, rerr := plain.Read(buf)
+		switch {
+		case rerr == io.EOF:
+			return err
+		case rerr != nil:
+			if r := classifyDecrypt(rerr); r != nil {
+				return r
+			}
+			return fmt.Errorf("decrypt: %w", rerr)
+		}
+	}
+}
+
+func (p *Processor) ingestAs(ctx context.Context, m delivery.Meta, t *config.Tenant, rep *Report, enc schemas.Encoding) (_ string, err error) {
+	rc, err := p.opt.Store.Get(ctx, delivery.DataKey(m.Tenant, m.ID))
+	if errors.Is(err, store.ErrNotExist) {
+		// Removed from the store (by a lifecycle rule, or by hand): the
+		// sender must deliver again. Other deliveries go on.
+		return "", &rejection{reason: reasonDataMissing}
+	}
 	if err != nil {
 		return "", fmt.Errorf("open delivery data: %w", err)
 	}
-	defer src.Close()
-	plain, err := crypto.Decrypt(src, p.opt.Identities...)
+	defer rc.Close()
+	// The bytes are hashed as they are read, and must be the bytes the
+	// gateway received (meta.json's SHA-256) before anything is staged.
+	sum := sha256.New()
+	src := io.TeeReader(rc, sum)
+	plain, err := crypto.Decrypt(src, crypto.Keyring{Age: p.opt.Identities, OpenPGP: p.opt.OpenPGPKeys})
 	if err != nil {
 		if rej := classifyDecrypt(err); rej != nil {
 			return "", rej
 		}
 		return "", fmt.Errorf("decrypt: %w", err)
 	}
+	defer func() { err = confirmRejection(ctx, plain, err) }()
 	rd, err := schemas.NewReader(plain, schemas.Options{Encoding: enc, CurrentYear: p.opt.CurrentYear, Instruments: p.opt.Instruments})
 	if err != nil {
 		return "", p.readError(err)
@@ -191,6 +264,9 @@ func (p *Processor) ingestAs(ctx context.Context, m delivery.Meta, t *config.Ten
 			return "", p.readError(err)
 		}
 		rep.RowsTotal++
+		if rep.RowsTotal%ProgressRows == 0 {
+			p.step(Progress{Step: StepRows, Delivery: m.ID, Rows: rep.RowsTotal})
+		}
 		for _, is := range row.Warnings {
 			rep.addIssue(is)
 		}
@@ -206,8 +282,17 @@ func (p *Processor) ingestAs(ctx context.Context, m delivery.Meta, t *config.Ten
 			return "", err
 		}
 	}
-	// The stream ended cleanly: age has authenticated every chunk and the
-	// end of the file. Only now may anything of the delivery be staged.
+	// The stream ended cleanly: the decrypter has authenticated the whole
+	// message (age every chunk and the end of the file, OpenPGP its MDC or
+	// AEAD tags and its end). Only now may anything of the delivery be
+	// staged.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return "", fmt.Errorf("read delivery data: %w", err)
+	}
+	if hex.EncodeToString(sum.Sum(nil)) != m.SHA256 {
+		p.log.Error("delivery data differs from what the gateway received", "delivery", m.ID, "tenant", m.Tenant)
+		return "", &rejection{reason: reasonDataChanged}
+	}
 	if orgs, vsvs := sk.refused(); len(orgs) > 0 || len(vsvs) > 0 {
 		return "", &rejection{reason: string(schemas.ReasonOrganisationNotAllowed), orgs: orgs, vsvs: vsvs}
 	}

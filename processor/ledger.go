@@ -84,21 +84,20 @@ func (p *Processor) readEntry(ctx context.Context, key string) (LedgerEntry, err
 
 // claim takes a delivery for this processor. With a create-if-absent write
 // exactly one of several processors wins a fresh delivery. A stale claim (a
-// processor that died) is retaken by overwriting it; two processors that
-// both find the same stale claim may then both process it, which is
-// harmless: processing is deterministic and every write is a whole-object
-// replace.
+// processor that died while holding it) is taken over with a
+// compare-and-swap on the version of the claim found stale, so of several
+// processors that find it stale exactly one wins too.
 func (p *Processor) claim(ctx context.Context, m delivery.Meta, stale bool) (bool, error) {
 	e := LedgerEntry{DeliveryID: m.ID, Tenant: m.Tenant, State: stateClaimed, ClaimedAt: p.opt.Now().UTC(), ClaimedBy: p.host, SHA256: m.SHA256}
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return false, err
 	}
+	key := ledgerKey(m.ID)
 	if stale {
-		p.log.Warn("retaking stale claim", "delivery", m.ID, "tenant", m.Tenant)
-		return true, p.opt.Store.Put(ctx, ledgerKey(m.ID), bytes.NewReader(b))
+		return p.retake(ctx, m, key, b)
 	}
-	err = p.opt.Store.Create(ctx, ledgerKey(m.ID), bytes.NewReader(b))
+	err = p.opt.Store.Create(ctx, key, bytes.NewReader(b))
 	if errors.Is(err, store.ErrExist) {
 		return false, nil
 	}
@@ -106,6 +105,69 @@ func (p *Processor) claim(ctx context.Context, m delivery.Meta, stale bool) (boo
 		return false, fmt.Errorf("claim %s: %w", m.ID, err)
 	}
 	return true, nil
+}
+
+// retake replaces a stale claim by ours, if it is still the stale one.
+func (p *Processor) retake(ctx context.Context, m delivery.Meta, key string, claim []byte) (bool, error) {
+	info, err := p.opt.Store.Stat(ctx, key)
+	if errors.Is(err, store.ErrNotExist) {
+		return p.claim(ctx, m, false)
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+	}
+	// Read after Stat: if the entry changed in between, the Replace below
+	// fails on the version, whatever was read.
+	cur, err := p.readEntry(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+	}
+	if cur.State != stateClaimed || p.opt.Now().Sub(cur.ClaimedAt) < p.opt.ClaimTimeout {
+		return false, nil // decided, or claimed afresh by another processor
+	}
+	err = p.opt.Store.Replace(ctx, key, bytes.NewReader(claim), info.ETag)
+	if errors.Is(err, store.ErrChanged) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+	}
+	p.log.Warn("took over a stale claim", "delivery", m.ID, "tenant", m.Tenant, "claimed_by", cur.ClaimedBy, "claimed_at", cur.ClaimedAt)
+	return true, nil
+}
+
+// awaitEarlierCopies waits until every earlier delivery of the tenant with
+// the same bytes as m is decided, and brings their ledger entries up to
+// date: whether m is a duplicate depends on them. Another processor may be
+// deciding one right now; one whose claim goes stale is decided by nobody
+// until a later run, and m is then judged without it.
+func (p *Processor) awaitEarlierCopies(ctx context.Context, m delivery.Meta, metas []delivery.Meta, ledger map[string]LedgerEntry) error {
+	for _, o := range metas {
+		if o.ID >= m.ID || o.Tenant != m.Tenant || o.SHA256 != m.SHA256 {
+			continue
+		}
+		for ledger[o.ID].State != stateDone {
+			e, err := p.readEntry(ctx, ledgerKey(o.ID))
+			if errors.Is(err, store.ErrNotExist) {
+				break // not claimed by anyone: a later run decides it
+			}
+			if err != nil {
+				return err
+			}
+			ledger[o.ID] = e
+			if e.State == stateDone || p.opt.Now().Sub(e.ClaimedAt) >= p.opt.ClaimTimeout {
+				break
+			}
+			t := time.NewTimer(lockPoll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	return nil
 }
 
 func (p *Processor) writeEntry(ctx context.Context, e LedgerEntry) error {

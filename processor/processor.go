@@ -25,9 +25,14 @@ import (
 
 // Options configure a Processor.
 type Options struct {
-	Store         store.Store
-	Tenants       []config.Tenant
+	Store   store.Store
+	Tenants []config.Tenant
+	// Identities decrypt age files and OpenPGPKeys OpenPGP messages (see
+	// crypto.Decrypt); at least one key of either kind is required. A
+	// delivery in a format without keys is rejected (not_decryptable,
+	// unsupported_format).
 	Identities    []age.Identity
+	OpenPGPKeys   []*crypto.OpenPGPKey
 	Pseudonymizer *crypto.Pseudonymizer
 	// MinCell is the smallest published count (default 10).
 	MinCell int
@@ -48,6 +53,39 @@ type Options struct {
 	Now func() time.Time
 	// CurrentYear bounds birth years (default: the year of Now()).
 	CurrentYear int
+	// Progress, when set, is told how far a run is as it goes, from the
+	// goroutine that called Run: for a progress display. It must return
+	// quickly.
+	Progress func(Progress)
+}
+
+// Progress is one step of a run, reported to Options.Progress.
+type Progress struct {
+	Step     Step
+	Pending  int    // StepStart: deliveries the run found to process
+	Delivery string // StepDelivery, StepRows, StepDone: the delivery
+	Rows     int64  // StepRows, StepDone: rows of it read so far
+	Status   string // StepDone: what was decided ("" when another processor had claimed it)
+}
+
+// Step is what a Progress reports.
+type Step int
+
+const (
+	StepStart    Step = iota // the deliveries are listed: Pending is known
+	StepDelivery             // Delivery's processing begins
+	StepRows                 // Rows rows of Delivery read so far (every ProgressRows rows)
+	StepDone                 // Delivery is decided, or skipped (claimed by another processor)
+	StepRebuild              // the outputs are being rebuilt
+)
+
+// ProgressRows is how often a run reports the rows read of a delivery.
+const ProgressRows = 4096
+
+func (p *Processor) step(s Progress) {
+	if p.opt.Progress != nil {
+		p.opt.Progress(s)
+	}
 }
 
 // Processor is one configured processor. A Run is safe to repeat and to
@@ -65,8 +103,8 @@ func New(opt Options) (*Processor, error) {
 	if opt.Store == nil {
 		return nil, errors.New("processor: no store")
 	}
-	if len(opt.Identities) == 0 {
-		return nil, errors.New("processor: no age identity")
+	if len(opt.Identities) == 0 && len(opt.OpenPGPKeys) == 0 {
+		return nil, errors.New("processor: no decryption key (age identity or OpenPGP key)")
 	}
 	if opt.Pseudonymizer == nil {
 		return nil, errors.New("processor: no pseudonymisation key")
@@ -126,6 +164,11 @@ type Summary struct {
 	OutputsWritten       []string // keys of output files written (changed)
 	OutputsRemoved       []string
 	OutputsUnchanged     int
+	// Rows of the deliveries processed: RowsTotal = RowsAccepted + RowsRejected.
+	RowsTotal, RowsAccepted, RowsRejected int64
+	// How long the phases took: processing the deliveries (with listing
+	// them), and rebuilding the outputs.
+	IngestDuration, RebuildDuration time.Duration
 }
 
 // Run processes every pending delivery, then rebuilds the outputs. It
@@ -134,6 +177,7 @@ type Summary struct {
 // reports and the summary.
 func (p *Processor) Run(ctx context.Context) (Summary, error) {
 	var sum Summary
+	start := time.Now()
 	metas, err := delivery.List(ctx, p.opt.Store)
 	if err != nil {
 		return sum, fmt.Errorf("list deliveries: %w", err)
@@ -142,6 +186,17 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 	ledger, err := p.readLedger(ctx)
 	if err != nil {
 		return sum, err
+	}
+	if p.opt.Progress != nil {
+		pending := 0
+		for _, m := range metas {
+			e, ok := ledger[m.ID]
+			claimedNow := ok && e.State == stateClaimed && p.opt.Now().Sub(e.ClaimedAt) < p.opt.ClaimTimeout
+			if !ok || e.State != stateDone && !claimedNow {
+				pending++
+			}
+		}
+		p.step(Progress{Step: StepStart, Pending: pending})
 	}
 	for _, m := range metas {
 		if err := ctx.Err(); err != nil {
@@ -161,14 +216,23 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 		}
 		if !claimed {
 			sum.SkippedClaimed++
+			p.step(Progress{Step: StepDone, Delivery: m.ID})
 			continue
 		}
+		if err := p.awaitEarlierCopies(ctx, m, metas, ledger); err != nil {
+			return sum, err
+		}
+		p.step(Progress{Step: StepDelivery, Delivery: m.ID})
 		entry, err := p.processOne(ctx, m, ledger)
 		if err != nil {
 			return sum, fmt.Errorf("delivery %s: %w", m.ID, err)
 		}
 		ledger[m.ID] = entry
+		p.step(Progress{Step: StepDone, Delivery: m.ID, Rows: entry.RowsTotal, Status: entry.Status})
 		sum.Processed++
+		sum.RowsTotal += entry.RowsTotal
+		sum.RowsAccepted += entry.RowsAccepted
+		sum.RowsRejected += entry.RowsRejected
 		switch entry.Status {
 		case StatusAccepted:
 			sum.Accepted++
@@ -180,8 +244,35 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 			sum.Rejected++
 		}
 	}
-	if err := p.rebuild(ctx, metas, ledger, &sum); err != nil {
+	sum.IngestDuration = time.Since(start)
+	p.step(Progress{Step: StepRebuild})
+	start = time.Now()
+	if err := p.rebuildLocked(ctx, &sum); err != nil {
 		return sum, fmt.Errorf("rebuild outputs: %w", err)
 	}
+	sum.RebuildDuration = time.Since(start)
 	return sum, nil
+}
+
+// rebuildLocked rebuilds the outputs under the rebuild lock, from the
+// deliveries and the ledger as they are once the lock is held. Processors
+// running at once thus rebuild one after the other, each from a ledger that
+// holds at least what the one before saw, so the last rebuild includes
+// every delivery that any of them decided.
+func (p *Processor) rebuildLocked(ctx context.Context, sum *Summary) error {
+	release, err := p.acquire(ctx, rebuildLock, p.opt.ClaimTimeout)
+	if err != nil {
+		return err
+	}
+	defer release()
+	metas, err := delivery.List(ctx, p.opt.Store)
+	if err != nil {
+		return fmt.Errorf("list deliveries: %w", err)
+	}
+	slices.SortFunc(metas, func(a, b delivery.Meta) int { return strings.Compare(a.ID, b.ID) })
+	ledger, err := p.readLedger(ctx)
+	if err != nil {
+		return err
+	}
+	return p.rebuild(ctx, metas, ledger, sum)
 }

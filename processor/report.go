@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ttpgate/ttpgate/crypto"
 	"github.com/ttpgate/ttpgate/schemas"
 )
 
@@ -70,6 +71,12 @@ func (r *Report) addIssue(is schemas.Issue) {
 	}
 }
 
+// Reasons of rejections for the state of the store rather than the file.
+const (
+	reasonDataMissing = "data_missing"
+	reasonDataChanged = "data_changed"
+)
+
 // reasonMessages are the fixed texts of file-level rejections.
 var reasonMessages = map[string]string{
 	string(schemas.ReasonNotDecryptable):         "the file could not be decrypted with the TTP's key",
@@ -80,9 +87,14 @@ var reasonMessages = map[string]string{
 	string(schemas.ReasonOrganisationNotAllowed): "the file names organisations this tenant may not deliver for",
 	string(schemas.ReasonNoValidRows):            "the file has no valid row",
 	"not_encrypted":                              "the file is not an age or OpenPGP message",
-	"wrong_recipient":                            "the file is not encrypted to the TTP's key",
+	"wrong_recipient":                            "no matching key: the file is not encrypted to the TTP's key",
+	"passphrase_only":                            "the file is encrypted with a passphrase only; encrypt it to the TTP's public key",
 	"corrupt":                                    "the file is damaged or truncated: it failed its integrity check",
-	"unsupported_format":                         "this encryption format is not supported yet",
+	"no_integrity_protection":                    "the OpenPGP message has no integrity protection (no MDC); encrypt it with a current GnuPG",
+	"decompression_limit":                        fmt.Sprintf("the file decompresses to more than %d times its size; encrypt it without compression", crypto.MaxExpansion),
+	"unsupported_format":                         "the file uses an encryption format or algorithm the TTP does not accept",
+	reasonDataMissing:                            "the delivered file is no longer in the TTP's store; please deliver it again",
+	reasonDataChanged:                            "the stored file differs from what was received (SHA-256 mismatch); please deliver it again",
 }
 
 func reasonMessage(reason string) string {

@@ -20,13 +20,18 @@ import (
 const usage = `ttpgate: file exchange and batch processor of a healthcare trusted third party
 
 Usage:
-  ttpgate demo                                  the whole flow on embedded defaults in a temporary folder
+  ttpgate demo [--dir DIR]                      the whole flow on one machine: gateway on loopback, uploads
+                                                over SFTP and S3, a processing run, a summary; the folder
+                                                (default: new, in the temporary folder) is kept
   ttpgate keygen --out DIR                      create every key a deployment needs (never overwrites)
-  ttpgate serve [--config FILE] [--grace 30s]   run the gateway (SFTP and S3 drop-zone)
-  ttpgate process [--config FILE]               one processing run
+  ttpgate serve [--config FILE] [--grace 30s]   run the gateway (SFTP and S3 drop-zone; /metrics,
+                                                /healthz and /readyz on gateway.admin.listen)
+  ttpgate process [--config FILE] [--metrics-file FILE.prom]
+                                                one processing run (progress on a terminal; metrics
+                                                for node_exporter's textfile collector)
   ttpgate deliver --config FILE --tenant T FILE...
                                                 place files as deliveries of tenant T (channel cli)
-  ttpgate deliveries list [--config FILE] [--tenant T] [--since DATE]
+  ttpgate deliveries list [--config FILE] [--tenant T] [--since DATE] [--json]
                                                 what arrived, when, and what became of it
   ttpgate gen rom|lvr1 --rows N --seed S [--dialect D] [-o FILE]
                                                 write a synthetic extract
@@ -35,7 +40,7 @@ Usage:
                                                 print the tenant's S3 access key id and secret
   ttpgate version
 
-Without --config, process and deliver use a development setup in ./ttpgate-data
+Without --config, serve, process and deliver use a development setup in ./ttpgate-data
 (created on first use: keys, a local store, example tenants).
 `
 

@@ -31,13 +31,21 @@ func TestMain(m *testing.M) {
 //	perm MODE FILE...   the permission bits of each file are MODE (octal, e.g. 0600)
 //	glob PATTERN...     print the files that match, one a line; fail if a pattern matches none
 //	cat PATTERN...      print the contents of the files that match, as glob finds them
+//	noids ROWS ROWS FILE...  no identifying value of the demo's extracts is in a FILE (demo_test.go)
 //
 // and the condition [age]: the age CLI is on PATH. Outside CI a script
 // without it skips; under CI (CI=true) asking for it fails the script, so a
 // green CI never hides a script that did not run.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "script"),
+	testscript.Run(t, scriptParams("script", nil))
+}
+
+// scriptParams are the parameters of the scripts in testdata/DIR: the
+// commands and conditions above, and setup, when not nil, run after the
+// common setup.
+func scriptParams(dir string, setup func(*testscript.Env) error) testscript.Params {
+	return testscript.Params{
+		Dir:                 filepath.Join("testdata", dir),
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       *update,
@@ -47,6 +55,9 @@ func TestScripts(t *testing.T) {
 			if gorace := os.Getenv("GORACE"); !strings.Contains(gorace, "atexit_sleep_ms") {
 				e.Setenv("GORACE", strings.TrimSpace(gorace+" atexit_sleep_ms=10"))
 			}
+			if setup != nil {
+				return setup(e)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -54,20 +65,30 @@ func TestScripts(t *testing.T) {
 			"perm":  cmdPerm,
 			"glob":  cmdGlob,
 			"cat":   cmdCat,
+			"noids": cmdNoIDs,
 		},
-		Condition: func(cond string) (bool, error) {
-			if cond != "age" {
-				return false, fmt.Errorf("unknown condition %q", cond)
-			}
-			if _, err := exec.LookPath("age"); err != nil {
-				if testenv.InCI() {
-					return false, fmt.Errorf("MISSING age: install with `apt-get install -y age`; see .ci/run")
-				}
-				return false, nil
-			}
-			return true, nil
-		},
-	})
+		Condition: scriptCondition,
+	}
+}
+
+// scriptCondition is true for [age], [sftp] and [aws] when that tool is on
+// PATH; under CI asking for a missing one fails the script.
+func scriptCondition(cond string) (bool, error) {
+	install, ok := map[string]string{
+		"age":  "apt-get install -y age",
+		"sftp": "apt-get install -y openssh-client",
+		"aws":  "apt-get install -y awscli",
+	}[cond]
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := exec.LookPath(cond); err != nil {
+		if testenv.InCI() {
+			return false, fmt.Errorf("MISSING %s: install with `%s`; see .ci/run", cond, install)
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 // cmdExits is exec with an exact exit status: "! exec" accepts any

@@ -38,6 +38,7 @@ gateway:
   admin: {listen: "127.0.0.1:9464"}
 processor:
   age_identities: [keys/processor.agekey]
+  openpgp_keys: [keys/openpgp.key]
   pseudonym_key: keys/pseudonym.key
   min_cell: 10
 tenants:
@@ -94,14 +95,6 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	return config.Load(path)
 }
 
-func openStore(cfg *config.Config) (store.Store, error) {
-	switch cfg.Store.Type {
-	case "", "local":
-		return store.NewLocal(cfg.Store.Path)
-	}
-	return nil, fmt.Errorf("store type %q is not supported by this build", cfg.Store.Type)
-}
-
 // instruments merges the configured instruments over the defaults: an entry
 // with the code and scale of a default replaces it, others are added.
 func instruments(cfg *config.Config) []schemas.Instrument {
@@ -122,10 +115,18 @@ func instruments(cfg *config.Config) []schemas.Instrument {
 	return list
 }
 
-func newProcessor(cfg *config.Config, st store.Store, stderr io.Writer) (*processor.Processor, error) {
+// newProcessor returns the processor cfg configures, logging to stderr;
+// more options, such as Progress, are set by with.
+func newProcessor(cfg *config.Config, st store.Store, stderr io.Writer, with ...func(*processor.Options)) (*processor.Processor, error) {
 	ids, err := crypto.LoadAgeIdentities(cfg.Processor.AgeIdentities...)
 	if err != nil {
 		return nil, err
+	}
+	var pgpKeys []*crypto.OpenPGPKey
+	if len(cfg.Processor.OpenPGPKeys) > 0 {
+		if pgpKeys, err = crypto.LoadOpenPGPKeys(cfg.Processor.OpenPGPKeys...); err != nil {
+			return nil, err
+		}
 	}
 	key, err := crypto.LoadPseudonymKey(cfg.Processor.PseudonymKey)
 	if err != nil {
@@ -142,15 +143,19 @@ func newProcessor(cfg *config.Config, st store.Store, stderr io.Writer) (*proces
 		}
 		return *p
 	}
-	return processor.New(processor.Options{
-		Store: st, Tenants: cfg.Tenants, Identities: ids, Pseudonymizer: ps,
+	opt := processor.Options{
+		Store: st, Tenants: cfg.Tenants, Identities: ids, OpenPGPKeys: pgpKeys, Pseudonymizer: ps,
 		MinCell: pc.MinCell, Instruments: instruments(cfg),
 		PreBefore: deref(pc.PreWindowBefore), PreAfter: deref(pc.PreWindowAfter),
 		PostBefore: deref(pc.PostWindowBefore), PostAfter: deref(pc.PostWindowAfter),
 		ClaimTimeout: time.Duration(pc.ClaimTimeout),
 		Logger:       newLogger(stderr),
 		Version:      version(),
-	})
+	}
+	for _, f := range with {
+		f(&opt)
+	}
+	return processor.New(opt)
 }
 
 // tenantKey creates an Ed25519 SSH key pair for an example tenant (the

@@ -29,3 +29,8 @@ gpg_ --trust-model always -r test@example.invalid -e -o sample-pubkey.gpg --yes 
 gpg_ --passphrase '' -s -o signed-only.gpg --yes plain.csv
 # stored only: a literal data packet (tag 11), plaintext
 gpg_ --store -z 0 -o stored-only.gpg --yes plain.csv
+# the same, armoured: the armour line of an encrypted message around plaintext
+gpg_ --passphrase '' -s -a -o signed-only.gpg.asc --yes plain.csv
+gpg_ --store -z 0 -a -o stored-only.gpg.asc --yes plain.csv
+# a public key block: not a message
+gpg_ --export -a test@example.invalid >pubkey.asc

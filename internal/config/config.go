@@ -109,7 +109,12 @@ type Limits struct {
 type Processor struct {
 	// AgeIdentities are the age identity files (at least one).
 	AgeIdentities []string `yaml:"age_identities"`
-	// OpenPGPKeys are armoured OpenPGP private key files.
+	// OpenPGPKeys are ASCII-armoured OpenPGP private key files, optional:
+	// openpgp.key from `ttpgate keygen`, or a key exported with
+	// `gpg --export-secret-keys --armor`, without a passphrase. Without
+	// one, OpenPGP deliveries are rejected (not_decryptable). Like
+	// AgeIdentities, the files are read, and their mode checked, when the
+	// processor starts.
 	OpenPGPKeys []string `yaml:"openpgp_keys"`
 	// PseudonymKey is the pseudonymisation key file (required).
 	PseudonymKey string `yaml:"pseudonym_key"`
