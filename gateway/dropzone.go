@@ -44,7 +44,7 @@ type Dropzone struct {
 	mu       sync.Mutex
 	sessions map[string]int // tenant -> open sessions
 	failures map[string]*failureCount
-	sweepAt  int // len(failures) at which AuthFailed drops expired counts
+	sweepAt  int            // len(failures) at which AuthFailed drops expired counts
 	uploads  sync.WaitGroup // uploads in progress, for graceful shutdown
 	active   map[*Upload]struct{}
 	closing  bool // WaitUploads has begun: no new uploads

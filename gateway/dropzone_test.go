@@ -19,7 +19,9 @@ func TestAuthFailuresForgotten(t *testing.T) {
 	d := NewDropzone(nil, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	d.now = func() time.Time { return now }
-	addr := func(batch, i int) net.Addr { return &net.TCPAddr{IP: net.IPv4(10, byte(batch), byte(i>>8), byte(i)), Port: 22} }
+	addr := func(batch, i int) net.Addr {
+		return &net.TCPAddr{IP: net.IPv4(10, byte(batch), byte(i>>8), byte(i)), Port: 22}
+	}
 
 	for i := range 1000 {
 		d.AuthFailed(addr(1, i))

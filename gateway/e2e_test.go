@@ -36,7 +36,9 @@ import (
 func TestEndToEnd(t *testing.T) { testEndToEnd(t, startGateway(t, nil)) }
 
 // TestEndToEndS3Store is TestEndToEnd with the S3 store on MinIO.
-func TestEndToEndS3Store(t *testing.T) { testEndToEnd(t, startGatewayOn(t, t.TempDir(), minioStore(t), nil)) }
+func TestEndToEndS3Store(t *testing.T) {
+	testEndToEnd(t, startGatewayOn(t, t.TempDir(), minioStore(t), nil))
+}
 
 func testEndToEnd(t *testing.T, g *gw) {
 	ageCLI := testenv.Tool(t, "age", "apt-get install -y age")
