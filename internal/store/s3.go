@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -39,6 +40,7 @@ const (
 	listPageSize  = 1000
 	openCheckWait = 15 * time.Second
 	keptBuffers   = 4 // part buffers kept for reuse between uploads
+	smallObject   = 64 << 10
 )
 
 // S3Options configures an S3 store.
@@ -162,7 +164,6 @@ func newS3Transport(tc *tls.Config) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
 	}
 }
 
@@ -233,22 +234,61 @@ func (s *S3) upload(ctx context.Context, key string, r io.Reader, opts minio.Put
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
-	buf := s.buffer()
-	defer s.release(buf)
-
+	// Most objects (metadata, ledger entries, reports) are small: they are
+	// read into a small buffer, and only a larger one takes a part buffer.
+	buf := make([]byte, smallObject)
 	n, eof, err := fill(ctx, r, buf)
 	if err != nil {
 		return err
 	}
+	if !eof {
+		part := s.buffer()
+		defer s.release(part)
+		copy(part, buf[:n])
+		m, e, err := fill(ctx, r, part[n:])
+		if err != nil {
+			return err
+		}
+		buf, n, eof = part, n+m, e
+	}
 	// The payload's SHA-256 goes in the signed headers; no aws-chunked
 	// streaming signature, which costs an allocation per chunk.
 	opts.DisableContentSha256 = true
+	// Every write carries a token of its own, so that a write whose answer
+	// was lost can be recognised: minio-go retries a request whose answer
+	// did not come, and the retry of a conditional write that succeeded
+	// fails its condition (412), of a completed multipart upload with
+	// NoSuchUpload.
+	token := rand.Text()
+	opts.UserMetadata = map[string]string{writeTokenMeta: token}
 	if eof {
 		sum := sha256.Sum256(buf[:n])
-		_, err := s.core.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(buf[:n]), int64(n), "", hex.EncodeToString(sum[:]), opts)
-		return s3Error(err)
+		_, err = s.core.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(buf[:n]), int64(n), "", hex.EncodeToString(sum[:]), opts)
+	} else {
+		err = s.multipart(ctx, key, r, buf, n, opts)
 	}
-	return s.multipart(ctx, key, r, buf, n, opts)
+	if err != nil && ctx.Err() == nil && s.wrote(ctx, key, token) {
+		return nil
+	}
+	return s3Error(err)
+}
+
+// writeTokenMeta is the user metadata that names the write of an object.
+const writeTokenMeta = "ttpgate-write"
+
+// wrote reports whether the object under key is the one the write with
+// token stored.
+func (s *S3) wrote(ctx context.Context, key, token string) bool {
+	oi, err := s.core.StatObject(ctx, s.bucket, s.object(key), minio.StatObjectOptions{})
+	if err != nil {
+		return false
+	}
+	for k, v := range oi.UserMetadata {
+		if strings.EqualFold(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"), writeTokenMeta) && v == token {
+			return true
+		}
+	}
+	return false
 }
 
 // buffer returns a part buffer, a kept one if there is one.
@@ -273,8 +313,9 @@ func (s *S3) release(b []byte) {
 // It aborts the upload on any failure.
 func (s *S3) multipart(ctx context.Context, key string, r io.Reader, buf []byte, n int, opts minio.PutObjectOptions) (err error) {
 	obj := s.object(key)
-	// Conditions apply to the completion, not to the start of an upload.
-	id, err := s.core.NewMultipartUpload(ctx, s.bucket, obj, minio.PutObjectOptions{})
+	// Metadata is given at the start of an upload, conditions at its
+	// completion.
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, obj, minio.PutObjectOptions{UserMetadata: opts.UserMetadata})
 	if err != nil {
 		return s3Error(err)
 	}
@@ -315,8 +356,9 @@ func (s *S3) multipart(ctx context.Context, key string, r io.Reader, buf []byte,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	opts.UserMetadata = nil
 	_, err = s.core.CompleteMultipartUpload(ctx, s.bucket, obj, id, parts, opts)
-	return s3Error(err)
+	return err
 }
 
 // fill reads r into buf until buf is full or r ends. eof reports that r
@@ -385,30 +427,22 @@ func (s *S3) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
 		if !canPrefix(prefix) {
 			return
 		}
-		token := ""
-		for {
-			if err := ctx.Err(); err != nil {
-				yield(Info{}, fmt.Errorf("store list %q: %w", prefix, err))
+		opts := minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true, MaxKeys: listPageSize}
+		for o := range s.core.Client.ListObjectsIter(ctx, s.bucket, opts) {
+			if o.Err != nil {
+				yield(Info{}, fmt.Errorf("store list %q: %w", prefix, s3Error(o.Err)))
 				return
 			}
-			res, err := s.core.ListObjectsV2(s.bucket, s.prefix+prefix, "", token, "", listPageSize)
-			if err != nil {
-				yield(Info{}, fmt.Errorf("store list %q: %w", prefix, s3Error(err)))
+			key, ok := strings.CutPrefix(o.Key, s.prefix)
+			if !ok || ValidateKey(key) != nil {
+				continue
+			}
+			if !yield(Info{Key: key, Size: o.Size, ModTime: o.LastModified, ETag: strings.Trim(o.ETag, `"`)}, nil) {
 				return
 			}
-			for _, o := range res.Contents {
-				key, ok := strings.CutPrefix(o.Key, s.prefix)
-				if !ok || ValidateKey(key) != nil {
-					continue
-				}
-				if !yield(Info{Key: key, Size: o.Size, ModTime: o.LastModified, ETag: strings.Trim(o.ETag, `"`)}, nil) {
-					return
-				}
-			}
-			if !res.IsTruncated || res.NextContinuationToken == "" {
-				return
-			}
-			token = res.NextContinuationToken
+		}
+		if err := ctx.Err(); err != nil {
+			yield(Info{}, fmt.Errorf("store list %q: %w", prefix, err))
 		}
 	}
 }
@@ -418,16 +452,20 @@ func canPrefix(prefix string) bool {
 	return prefix == "" || ValidateKey(prefix) == nil || ValidateKey(prefix+"x") == nil
 }
 
-// s3Error maps S3 error codes to the store's sentinels.
+// s3Error maps S3 error codes to the store's sentinels: a missing key to
+// ErrNotExist, a failed condition to ErrExist (Create and Replace say what
+// it means for them). AWS answers 409 ConditionalRequestConflict when
+// conditional writes of one key race: another writer is winning.
 func s3Error(err error) error {
 	if err == nil {
 		return nil
 	}
 	resp := minio.ToErrorResponse(err)
 	switch {
-	case resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket":
+	case resp.Code == "NoSuchKey" || resp.Code == "NotFound" || resp.StatusCode == http.StatusNotFound && resp.Code == "":
 		return fmt.Errorf("%w (%s)", ErrNotExist, resp.Code)
-	case resp.Code == "PreconditionFailed" || resp.StatusCode == http.StatusPreconditionFailed:
+	case resp.Code == "PreconditionFailed" || resp.StatusCode == http.StatusPreconditionFailed ||
+		resp.Code == "ConditionalRequestConflict":
 		return fmt.Errorf("%w (%s)", ErrExist, resp.Code)
 	}
 	return err

@@ -6,7 +6,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,5 +155,99 @@ func TestS3Refusals(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), m.SecretKey) {
 			t.Errorf("%s: error reveals the secret key", c.name)
 		}
+	}
+}
+
+// answerDropper passes requests to MinIO but loses the answer to the first
+// conditional PUT and the first CompleteMultipartUpload of each key: the
+// write is done, the client gets a 502 and retries, as when a connection
+// breaks after the server acted.
+type answerDropper struct {
+	mu      sync.Mutex
+	dropped map[string]bool
+}
+
+func (d *answerDropper) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	kind := ""
+	switch {
+	case r.Method == http.MethodPut && r.Header.Get("If-None-Match") != "":
+		kind = "create"
+	case r.Method == http.MethodPut && r.Header.Get("If-Match") != "":
+		kind = "replace"
+	case r.Method == http.MethodPost && r.URL.Query().Has("uploadId"):
+		kind = "complete"
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if kind == "" || resp.StatusCode != http.StatusOK || d.dropped[kind+" "+r.URL.Path] {
+		return resp, nil
+	}
+	d.dropped[kind+" "+r.URL.Path] = true
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil, errors.New("test: answer lost")
+}
+
+// TestS3LostAnswers: a write that succeeded but whose answer was lost is a
+// success, although minio-go's retry of it fails (its condition, or its
+// upload id, is used up); a write that really lost stays an error.
+func TestS3LostAnswers(t *testing.T) {
+	m := testenv.StartMinIO(t, testenv.MinIOOptions{})
+	target, err := url.Parse("http://" + m.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropper := &answerDropper{dropped: map[string]bool{}}
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host // signed by the client
+		},
+		Transport: dropper,
+		ErrorLog:  log.New(io.Discard, "", 0),
+	})
+	defer proxy.Close()
+	s, err := store.NewS3(t.Context(), store.S3Options{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), Bucket: m.Bucket(t),
+		AccessKey: m.AccessKey, SecretKey: m.SecretKey, PartSize: store.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	big := bytes.Repeat([]byte("b"), store.MinPartSize+100)
+
+	if err := s.Create(ctx, "claim", strings.NewReader("mine")); err != nil {
+		t.Errorf("Create whose answer was lost: %v, want nil", err)
+	}
+	info, err := s.Stat(ctx, "claim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Replace(ctx, "claim", strings.NewReader("mine again"), info.ETag); err != nil {
+		t.Errorf("Replace whose answer was lost: %v, want nil", err)
+	}
+	if err := s.Put(ctx, "big", bytes.NewReader(big)); err != nil {
+		t.Errorf("multipart Put whose completion answer was lost: %v, want nil", err)
+	}
+	if err := s.Create(ctx, "big-claim", bytes.NewReader(big)); err != nil {
+		t.Errorf("multipart Create whose completion answer was lost: %v, want nil", err)
+	}
+	for key, want := range map[string][]byte{"claim": []byte("mine again"), "big": big, "big-claim": big} {
+		if got, err := store.ReadAll(ctx, s, key, int64(len(big))); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s holds %d bytes (%v), want %d", key, len(got), err, len(want))
+		}
+	}
+	if len(dropper.dropped) != 4 {
+		t.Errorf("%d answers lost, want 4: %v", len(dropper.dropped), dropper.dropped)
+	}
+	// Losing for real is still losing.
+	if err := s.Create(ctx, "claim", strings.NewReader("theirs")); !errors.Is(err, store.ErrExist) {
+		t.Errorf("Create of a taken key: %v, want ErrExist", err)
+	}
+	if err := s.Replace(ctx, "claim", strings.NewReader("theirs"), info.ETag); !errors.Is(err, store.ErrChanged) {
+		t.Errorf("Replace of a changed key: %v, want ErrChanged", err)
 	}
 }
