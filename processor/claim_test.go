@@ -125,11 +125,70 @@ func TestRebuildLock(t *testing.T) {
 		if strings.Count(h.logs.String(), "took over an expired lock") != before+1 {
 			t.Errorf("lock %v: not taken over", lock)
 		}
-		if _, err := h.st.Stat(ctx, rebuildLock); !errors.Is(err, store.ErrNotExist) {
-			t.Errorf("after the run the lock is still there: %v", err)
+		if _, doc, err := h.processor().readLock(ctx, rebuildLock); err != nil || !doc.Released {
+			t.Errorf("after the run the lock is %+v (%v), want released", doc, err)
 		}
 		if lock == "not a lock" && sum.OutputsUnchanged == 0 {
 			t.Errorf("second rebuild: %+v, want its outputs unchanged", sum)
 		}
+	}
+}
+
+// TestLockLostAfterExpiry: a processor whose lock expired and was taken over
+// can neither renew it (so it publishes nothing) nor release it (so the new
+// holder keeps it); a released lock is taken without a warning.
+func TestLockLostAfterExpiry(t *testing.T) {
+	h, _ := claimHarness(t)
+	ctx := t.Context()
+	p, q := h.processor(), h.processor()
+	pl, err := p.acquire(ctx, rebuildLock, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.renew(ctx, pl, time.Hour); err != nil {
+		t.Fatalf("renew of a held lock: %v", err)
+	}
+	h.now = h.now.Add(2 * time.Hour) // p stalled past its lock's expiry
+	ql, err := q.acquire(ctx, rebuildLock, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.renew(ctx, pl, time.Hour); err == nil || !strings.Contains(err.Error(), "lost") {
+		t.Errorf("renew of a lock taken over: %v, want lost", err)
+	}
+	p.release(pl)
+	if _, doc, err := q.readLock(ctx, rebuildLock); err != nil || doc.Token != ql.doc.Token || doc.Released {
+		t.Errorf("after the old holder's release the lock is %+v (%v), want still q's", doc, err)
+	}
+	q.release(ql)
+	before := strings.Count(h.logs.String(), "took over an expired lock")
+	rl, err := p.acquire(ctx, rebuildLock, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.release(rl)
+	if after := strings.Count(h.logs.String(), "took over an expired lock"); before != 1 || after != 1 {
+		t.Errorf("%d take-over warnings, then %d; want q's one only:\n%s", before, after, h.logs)
+	}
+}
+
+// TestDecisionNeedsTheClaim: a processor whose claim was taken over while
+// it worked does not record its decision over the new holder's claim.
+func TestDecisionNeedsTheClaim(t *testing.T) {
+	h, m := claimHarness(t)
+	ctx := t.Context()
+	p := h.processor()
+	claim, err := p.claim(ctx, m, false)
+	if err != nil || claim == "" {
+		t.Fatalf("claim: %q, %v", claim, err)
+	}
+	other := LedgerEntry{DeliveryID: m.ID, Tenant: "acme", State: stateClaimed, ClaimedAt: h.now, ClaimedBy: "other/1"}
+	putJSON(t, h.st, ledgerKey(m.ID), other)
+	if _, err := p.processOne(ctx, m, map[string]LedgerEntry{}, claim); !errors.Is(err, errLostClaim) {
+		t.Errorf("processOne after the claim was taken: %v, want errLostClaim", err)
+	}
+	e, err := p.readEntry(ctx, ledgerKey(m.ID))
+	if err != nil || e.ClaimedBy != "other/1" || e.State != stateClaimed {
+		t.Errorf("ledger entry %+v (%v), want the other processor's claim untouched", e, err)
 	}
 }

@@ -35,7 +35,10 @@ func (r *rejection) Error() string { return r.reason }
 
 // processOne decides one claimed delivery and records the decision: staging
 // file (when accepted), feedback report, then the ledger entry.
-func (p *Processor) processOne(ctx context.Context, m delivery.Meta, ledger map[string]LedgerEntry) (LedgerEntry, error) {
+//
+// claim is the version of the ledger entry that claims the delivery for this
+// processor: the decision replaces that version only, else errLostClaim.
+func (p *Processor) processOne(ctx context.Context, m delivery.Meta, ledger map[string]LedgerEntry, claim string) (LedgerEntry, error) {
 	began := time.Now()
 	now := p.opt.Now().UTC()
 	rep := &Report{
@@ -92,7 +95,7 @@ func (p *Processor) processOne(ctx context.Context, m delivery.Meta, ledger map[
 	if err := p.writeReport(ctx, m.Tenant, rep); err != nil {
 		return entry, err
 	}
-	if err := p.writeEntry(ctx, entry); err != nil {
+	if err := p.writeEntry(ctx, entry, claim); err != nil {
 		return entry, err
 	}
 	audit := []any{"event", "delivery.processed", "status", rep.Status, "dataset", rep.Dataset,

@@ -82,16 +82,21 @@ func (p *Processor) readEntry(ctx context.Context, key string) (LedgerEntry, err
 	return e, nil
 }
 
-// claim takes a delivery for this processor. With a create-if-absent write
-// exactly one of several processors wins a fresh delivery. A stale claim (a
-// processor that died while holding it) is taken over with a
+// errLostClaim: another processor took the claim over (it thought this one
+// dead) before the decision was recorded.
+var errLostClaim = errors.New("lost the claim")
+
+// claim takes a delivery for this processor and returns the version (ETag)
+// of its claim, or "" when another processor has it. With a create-if-absent
+// write exactly one of several processors wins a fresh delivery. A stale
+// claim (a processor that died while holding it) is taken over with a
 // compare-and-swap on the version of the claim found stale, so of several
 // processors that find it stale exactly one wins too.
-func (p *Processor) claim(ctx context.Context, m delivery.Meta, stale bool) (bool, error) {
+func (p *Processor) claim(ctx context.Context, m delivery.Meta, stale bool) (string, error) {
 	e := LedgerEntry{DeliveryID: m.ID, Tenant: m.Tenant, State: stateClaimed, ClaimedAt: p.opt.Now().UTC(), ClaimedBy: p.host, SHA256: m.SHA256}
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	key := ledgerKey(m.ID)
 	if stale {
@@ -99,41 +104,52 @@ func (p *Processor) claim(ctx context.Context, m delivery.Meta, stale bool) (boo
 	}
 	err = p.opt.Store.Create(ctx, key, bytes.NewReader(b))
 	if errors.Is(err, store.ErrExist) {
-		return false, nil
+		return "", nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+		return "", fmt.Errorf("claim %s: %w", m.ID, err)
 	}
-	return true, nil
+	return p.claimVersion(ctx, m, key)
+}
+
+// claimVersion returns the version of the claim just written. A claim is
+// taken over only when it has aged for claim_timeout, so the version read
+// now is ours.
+func (p *Processor) claimVersion(ctx context.Context, m delivery.Meta, key string) (string, error) {
+	info, err := p.opt.Store.Stat(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("claim %s: %w", m.ID, err)
+	}
+	return info.ETag, nil
 }
 
 // retake replaces a stale claim by ours, if it is still the stale one.
-func (p *Processor) retake(ctx context.Context, m delivery.Meta, key string, claim []byte) (bool, error) {
+func (p *Processor) retake(ctx context.Context, m delivery.Meta, key string, claim []byte) (string, error) {
 	info, err := p.opt.Store.Stat(ctx, key)
 	if errors.Is(err, store.ErrNotExist) {
 		return p.claim(ctx, m, false)
 	}
 	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+		return "", fmt.Errorf("claim %s: %w", m.ID, err)
 	}
 	// Read after Stat: if the entry changed in between, the Replace below
 	// fails on the version, whatever was read.
 	cur, err := p.readEntry(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+		return "", fmt.Errorf("claim %s: %w", m.ID, err)
 	}
 	if cur.State != stateClaimed || p.opt.Now().Sub(cur.ClaimedAt) < p.opt.ClaimTimeout {
-		return false, nil // decided, or claimed afresh by another processor
+		return "", nil // decided, or claimed afresh by another processor
 	}
 	err = p.opt.Store.Replace(ctx, key, bytes.NewReader(claim), info.ETag)
 	if errors.Is(err, store.ErrChanged) {
-		return false, nil
+		return "", nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", m.ID, err)
+		return "", fmt.Errorf("claim %s: %w", m.ID, err)
 	}
 	p.log.Warn("took over a stale claim", "delivery", m.ID, "tenant", m.Tenant, "claimed_by", cur.ClaimedBy, "claimed_at", cur.ClaimedAt)
-	return true, nil
+	return p.claimVersion(ctx, m, key)
 }
 
 // awaitEarlierCopies waits until every earlier delivery of the tenant with
@@ -170,12 +186,16 @@ func (p *Processor) awaitEarlierCopies(ctx context.Context, m delivery.Meta, met
 	return nil
 }
 
-func (p *Processor) writeEntry(ctx context.Context, e LedgerEntry) error {
+func (p *Processor) writeEntry(ctx context.Context, e LedgerEntry, claim string) error {
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
-	return p.opt.Store.Put(ctx, ledgerKey(e.DeliveryID), bytes.NewReader(b))
+	err = p.opt.Store.Replace(ctx, ledgerKey(e.DeliveryID), bytes.NewReader(b), claim)
+	if errors.Is(err, store.ErrChanged) {
+		return errLostClaim
+	}
+	return err
 }
 
 // Statuses returns the ledger entries of every delivery the ledger knows,

@@ -96,6 +96,9 @@ type Processor struct {
 	instr   *schemas.InstrumentTable
 	log     *slog.Logger
 	host    string
+	// fence, when set, is called right before outputs are published and
+	// fails when this processor may no longer publish.
+	fence func(context.Context) error
 }
 
 // New checks opt and returns a Processor.
@@ -210,20 +213,29 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 			sum.SkippedClaimed++
 			continue
 		}
-		claimed, err := p.claim(ctx, m, ok)
+		// Before the claim, so that the claim does not age while it waits.
+		if err := p.awaitEarlierCopies(ctx, m, metas, ledger); err != nil {
+			return sum, err
+		}
+		claim, err := p.claim(ctx, m, ok)
 		if err != nil {
 			return sum, err
 		}
-		if !claimed {
+		if claim == "" {
 			sum.SkippedClaimed++
 			p.step(Progress{Step: StepDone, Delivery: m.ID})
 			continue
 		}
-		if err := p.awaitEarlierCopies(ctx, m, metas, ledger); err != nil {
-			return sum, err
-		}
 		p.step(Progress{Step: StepDelivery, Delivery: m.ID})
-		entry, err := p.processOne(ctx, m, ledger)
+		entry, err := p.processOne(ctx, m, ledger, claim)
+		if errors.Is(err, errLostClaim) {
+			// Taken over after this processor was thought dead: the
+			// other one decides (the same way), and records it.
+			p.log.Warn("lost the claim of a delivery while processing it", "delivery", m.ID, "tenant", m.Tenant)
+			sum.SkippedClaimed++
+			p.step(Progress{Step: StepDone, Delivery: m.ID})
+			continue
+		}
 		if err != nil {
 			return sum, fmt.Errorf("delivery %s: %w", m.ID, err)
 		}
@@ -260,11 +272,16 @@ func (p *Processor) Run(ctx context.Context) (Summary, error) {
 // holds at least what the one before saw, so the last rebuild includes
 // every delivery that any of them decided.
 func (p *Processor) rebuildLocked(ctx context.Context, sum *Summary) error {
-	release, err := p.acquire(ctx, rebuildLock, p.opt.ClaimTimeout)
+	lock, err := p.acquire(ctx, rebuildLock, p.opt.ClaimTimeout)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer p.release(lock)
+	// Outputs are published only while the lock is still ours, renewed
+	// for the time publishing takes: a processor that stalled past the
+	// lock's expiry must not overwrite a newer rebuild.
+	p.fence = func(ctx context.Context) error { return p.renew(ctx, lock, p.opt.ClaimTimeout) }
+	defer func() { p.fence = nil }()
 	metas, err := delivery.List(ctx, p.opt.Store)
 	if err != nil {
 		return fmt.Errorf("list deliveries: %w", err)

@@ -134,6 +134,11 @@ func (p *Processor) rebuild(ctx context.Context, metas []delivery.Meta, ledger m
 			return err
 		}
 	}
+	if p.fence != nil {
+		if err := p.fence(ctx); err != nil {
+			return err
+		}
+	}
 	return p.publish(ctx, files, sum)
 }
 
