@@ -224,6 +224,18 @@ func (p *Processor) ingestAs(ctx context.Context, m delivery.Meta, t *config.Ten
 	// gateway received (meta.json's SHA-256) before anything is staged.
 	sum := sha256.New()
 	src := io.TeeReader(rc, sum)
+	// A file rejected for what it holds is first checked to be the file
+	// received: damage in the store is not the sender's fault.
+	defer func() {
+		var rej *rejection
+		if !errors.As(err, &rej) || rej.reason == reasonDataChanged {
+			return
+		}
+		if _, cerr := io.Copy(io.Discard, src); cerr == nil && hex.EncodeToString(sum.Sum(nil)) != m.SHA256 {
+			p.log.Error("delivery data differs from what the gateway received", "delivery", m.ID, "tenant", m.Tenant)
+			err = &rejection{reason: reasonDataChanged}
+		}
+	}()
 	plain, err := crypto.Decrypt(src, crypto.Keyring{Age: p.opt.Identities, OpenPGP: p.opt.OpenPGPKeys})
 	if err != nil {
 		if rej := classifyDecrypt(err); rej != nil {

@@ -21,6 +21,7 @@ func TestStoreStateRejections(t *testing.T) {
 	}
 	gone := h.deliver("acme", "gone.csv.age", h.encrypt(plain))
 	changed := h.deliver("acme", "changed.csv.age", h.encrypt(plain))
+	damaged := h.deliver("acme", "damaged.csv.age", h.encrypt(plain))
 	fine := h.deliver("acme", "fine.csv.age", h.encrypt(plain))
 	ctx := t.Context()
 	if err := h.st.Delete(ctx, delivery.DataKey("acme", gone.ID)); err != nil {
@@ -31,14 +32,24 @@ func TestStoreStateRejections(t *testing.T) {
 	if err := store.PutBytes(ctx, h.st, delivery.DataKey("acme", changed.ID), h.encrypt(plain)); err != nil {
 		t.Fatal(err)
 	}
+	// One byte flipped in the store: the decryption fails, but the file
+	// received was good.
+	b, err := store.ReadAll(ctx, h.st, delivery.DataKey("acme", damaged.ID), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := store.PutBytes(ctx, h.st, delivery.DataKey("acme", damaged.ID), b); err != nil {
+		t.Fatal(err)
+	}
 	sum := h.run()
-	if sum.Processed != 3 || sum.Rejected != 2 || sum.AcceptedWithWarnings != 1 {
-		t.Errorf("run: %+v, want 3 processed: 2 rejected, 1 accepted with warnings", sum)
+	if sum.Processed != 4 || sum.Rejected != 3 || sum.AcceptedWithWarnings != 1 {
+		t.Errorf("run: %+v, want 4 processed: 3 rejected, 1 accepted with warnings", sum)
 	}
 	for _, c := range []struct {
 		m      delivery.Meta
 		reason string
-	}{{gone, "data_missing"}, {changed, "data_changed"}} {
+	}{{gone, "data_missing"}, {changed, "data_changed"}, {damaged, "data_changed"}} {
 		r := h.report(c.m)
 		if r.Status != StatusRejected || r.Reason != c.reason || r.RowsTotal != 0 {
 			t.Errorf("%s: status %s, reason %s, %d rows; want rejected, %s, 0 rows", c.m.FileName, r.Status, r.Reason, r.RowsTotal, c.reason)
