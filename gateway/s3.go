@@ -764,7 +764,14 @@ func (s *S3Server) headUpload(q *s3Request, name string) {
 	s.mu.Unlock()
 	if !ok || time.Since(u.at) > s3RecentUploadTTL {
 		// Another gateway instance on the same store may have taken it.
-		u, ok = s.landedUpload(q.r.Context(), q.tenant, name)
+		var err error
+		if u, ok, err = s.landedUpload(q.r.Context(), q.tenant, name); err != nil {
+			// Not 404: a client would take its upload for lost and send
+			// it again. It may ask again.
+			s.log.Error("look up an upload for HeadObject", "tenant", q.tenant, "session", q.id, "err", err)
+			q.fail(errS3SlowDown)
+			return
+		}
 	}
 	if !ok {
 		q.w.WriteHeader(http.StatusNotFound)
@@ -781,17 +788,16 @@ func (s *S3Server) headUpload(q *s3Request, name string) {
 // landedUpload finds the tenant's latest upload of name over S3 in the
 // last s3RecentUploadTTL in the store, where every gateway instance commits
 // deliveries: delivery ids start with their arrival time, so only the ids of
-// this hour and the one before are read, newest first, at most
-// s3MaxHeadLookups of them.
-func (s *S3Server) landedUpload(ctx context.Context, tenant, name string) (*recentUpload, bool) {
+// this hour, the one before and (for an instance whose clock runs ahead)
+// the one after are read, newest first, at most s3MaxHeadLookups of them.
+func (s *S3Server) landedUpload(ctx context.Context, tenant, name string) (*recentUpload, bool, error) {
 	now := time.Now().UTC()
 	var metas []string
-	for _, hour := range []time.Time{now.Add(-time.Hour), now} {
+	for _, hour := range []time.Time{now.Add(-time.Hour), now, now.Add(time.Hour)} {
 		prefix := delivery.TenantPrefix(tenant) + hour.Format("20060102T15")
 		for info, err := range s.d.Store.List(ctx, prefix) {
 			if err != nil {
-				s.log.Error("list deliveries for HeadObject", "tenant", tenant, "err", err)
-				return nil, false
+				return nil, false, err
 			}
 			if strings.HasSuffix(info.Key, "/meta.json") {
 				metas = append(metas, info.Key)
@@ -801,13 +807,16 @@ func (s *S3Server) landedUpload(ctx context.Context, tenant, name string) (*rece
 	for i := len(metas) - 1; i >= 0 && i >= len(metas)-s3MaxHeadLookups; i-- {
 		m, err := delivery.ReadMeta(ctx, s.d.Store, metas[i])
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
 			continue // removed meanwhile, or unreadable: not this one
 		}
 		if m.FileName == name && m.Channel == delivery.ChannelS3 && m.S3ETag != "" && now.Sub(m.ReceivedAt) <= s3RecentUploadTTL {
-			return &recentUpload{key: tenant + "/" + name, size: m.Size, etag: m.S3ETag, at: m.ReceivedAt}, true
+			return &recentUpload{key: tenant + "/" + name, size: m.Size, etag: m.S3ETag, at: m.ReceivedAt}, true, nil
 		}
 	}
-	return nil, false
+	return nil, false, nil
 }
 
 // deny answers AccessDenied and audits the request (never its path: a

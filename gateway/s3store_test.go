@@ -126,8 +126,12 @@ func TestTwoGatewaysOneStore(t *testing.T) {
 				aws.ToString(done.ETag), len(want["across.age"]))
 		}
 	}
-	if _, err := cb.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("acme"), Key: aws.String("upload/never.age")}); s3Code(err) != "NotFound" {
-		t.Errorf("HeadObject of a file never uploaded: %v, want 404", err)
+	// Not found: a name never uploaded, and one uploaded over SFTP (HeadObject
+	// tells only of the tenant's uploads over S3).
+	for _, name := range []string{"never.age", "sftp1-0.age"} {
+		if _, err := cb.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("acme"), Key: aws.String("upload/" + name)}); s3Code(err) != "NotFound" {
+			t.Errorf("HeadObject of %s: %v, want 404", name, err)
+		}
 	}
 
 	// Every upload is one delivery, with its bytes, in the shared store.

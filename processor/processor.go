@@ -6,6 +6,7 @@ package processor
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -151,8 +152,10 @@ func New(opt Options) (*Processor, error) {
 	for i := range opt.Tenants {
 		p.tenants[opt.Tenants[i].ID] = &opt.Tenants[i]
 	}
+	// Host and process id say where a claim came from; the random part
+	// tells apart containers that share both (pid 1, a reused name).
 	host, _ := os.Hostname()
-	p.host = fmt.Sprintf("%s/%d", host, os.Getpid())
+	p.host = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), strings.ToLower(rand.Text()[:6]))
 	return p, nil
 }
 

@@ -33,7 +33,7 @@ type S3Store struct {
 	// Endpoint is host or host:port, without scheme ("127.0.0.1:9000").
 	Endpoint string `yaml:"endpoint"`
 	Bucket   string `yaml:"bucket"`
-	// Region defaults to eu-west-1.
+	// Region is the bucket's region; when empty it is asked of the bucket.
 	Region string `yaml:"region"`
 	// Secure selects HTTPS (default true).
 	Secure *bool `yaml:"secure"`

@@ -470,7 +470,8 @@ const (
 func (c *Config) ApplyDefaults() {
 	orDefault(&c.Store.Type, defaultStoreType)
 	orDefault(&c.Store.Path, defaultStorePath)
-	orDefault(&c.Store.S3.Region, defaultRegion)
+	// The store's region stays empty unless set: minio-go then asks the
+	// bucket for it (GetBucketLocation), right for AWS and MinIO alike.
 	orDefault(&c.Store.S3.PartSize, defaultPartSize)
 	if c.Store.S3.Secure == nil {
 		c.Store.S3.Secure = ptr(true)

@@ -29,7 +29,7 @@ func TestLoadValid(t *testing.T) {
 		Store: Store{
 			Type: "local",
 			Path: abs("store"),
-			S3:   S3Store{Region: "eu-west-1", Secure: ptr(true), PartSize: 16 * MiB},
+			S3:   S3Store{Secure: ptr(true), PartSize: 16 * MiB},
 		},
 		Gateway: Gateway{
 			SFTP: SFTP{Listen: "127.0.0.1:2222", HostKeys: []string{abs("keys/ssh_host_ed25519_key")}},
@@ -523,7 +523,7 @@ func TestApplyDefaults(t *testing.T) {
 	var c Config
 	c.ApplyDefaults()
 	want := Config{
-		Store: Store{Type: "local", Path: "store", S3: S3Store{Region: "eu-west-1", Secure: ptr(true), PartSize: 16 * MiB}},
+		Store: Store{Type: "local", Path: "store", S3: S3Store{Secure: ptr(true), PartSize: 16 * MiB}},
 		Gateway: Gateway{
 			S3: S3{Region: "eu-west-1", MultipartExpiry: Duration(24 * time.Hour)},
 			Limits: Limits{

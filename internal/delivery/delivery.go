@@ -193,7 +193,9 @@ func Stage(ctx context.Context, st store.Store, u Upload, r io.Reader) (*Pending
 	}
 	h := sha256.New()
 	cr := &countingReader{r: io.MultiReader(bytes.NewReader(head), r), h: h, max: u.MaxSize}
-	if err := st.Put(ctx, DataKey(m.Tenant, m.ID), cr); err != nil {
+	// Create, not Put: should two gateway instances ever draw the same id,
+	// the second fails instead of replacing the first one's data.
+	if err := st.Create(ctx, DataKey(m.Tenant, m.ID), cr); err != nil {
 		if cr.tooLarge {
 			return nil, ErrTooLarge
 		}
