@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"compress/flate"
 	stdcrypto "crypto"
 	"errors"
 	"fmt"
@@ -311,6 +312,21 @@ func TestDecryptGPGRejections(t *testing.T) {
 		}
 		_, err := Decrypt(bytes.NewReader(ct), ours.keys)
 		wantOnly(t, err, ErrUnsupportedFormat, ErrNoIntegrityProtection)
+	})
+	t.Run("cipher other than AES", func(t *testing.T) {
+		for _, cipher := range []string{"3DES", "CAST5"} {
+			ct := enc(append(toUs, "--cipher-algo", cipher, "--encrypt")...)
+			_, err := Decrypt(bytes.NewReader(ct), ours.keys)
+			wantOnly(t, err, ErrUnsupportedFormat)
+			if !strings.Contains(err.Error(), "only AES") {
+				t.Errorf("%s: error %q does not say only AES is accepted", cipher, err)
+			}
+		}
+		for _, cipher := range []string{"AES", "AES192", "AES256"} {
+			if got, err := decryptAll(enc(append(toUs, "--cipher-algo", cipher, "--encrypt")...), ours.keys); err != nil || !bytes.Equal(got, plaintext) {
+				t.Errorf("%s: got %d bytes, %v", cipher, len(got), err)
+			}
+		}
 	})
 	t.Run("signed only", func(t *testing.T) {
 		for _, armored := range []string{"--no-armor", "--armor"} {
@@ -924,5 +940,220 @@ func TestDecryptKeyringFormats(t *testing.T) {
 	}
 	if _, err := Decrypt(bytes.NewReader(pgpFile), Keyring{}); err == nil || !strings.Contains(err.Error(), "no keys") {
 		t.Errorf("empty keyring: got %v", err)
+	}
+}
+
+// The plaintext is the same whatever sizes the source returns and the
+// reader asks for: one byte at a time, or buffers larger than every
+// internal one (which bufio passes straight to the source).
+func TestDecryptOpenPGPReadSizes(t *testing.T) {
+	keys := vectorKeys(t)
+	plain := csvPlaintext(200 << 10)
+	for _, compress := range []packet.CompressionAlgo{packet.CompressionNone, packet.CompressionZLIB, packet.CompressionZIP} {
+		var bin bytes.Buffer
+		encryptGo(t, keys.OpenPGP, bytes.NewReader(plain), &packet.Config{DefaultCompressionAlgo: compress}, &bin)
+		var asc bytes.Buffer
+		if err := armored(&asc, "PGP MESSAGE", func(w io.Writer) error { _, err := w.Write(bin.Bytes()); return err }); err != nil {
+			t.Fatal(err)
+		}
+		for name, ct := range map[string][]byte{"binary": bin.Bytes(), "armoured": asc.Bytes()} {
+			for _, size := range []int{1, 7, 512, 32 << 10, 1 << 20} {
+				r, err := Decrypt(bytes.NewReader(ct), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got bytes.Buffer
+				if _, err := io.CopyBuffer(&got, struct{ io.Reader }{r}, make([]byte, size)); err != nil || !bytes.Equal(got.Bytes(), plain) {
+					t.Errorf("compression %d, %s, reads of %d: %d bytes, %v", compress, name, size, got.Len(), err)
+				}
+			}
+			r, err := Decrypt(iotest.OneByteReader(bytes.NewReader(ct)), keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := iotest.TestReader(r, plain); err != nil {
+				t.Errorf("compression %d, %s, one-byte source: %v", compress, name, err)
+			}
+		}
+	}
+}
+
+// rawPacket is a new-format packet with a five-octet length.
+func rawPacket(tag byte, body []byte) []byte {
+	n := len(body)
+	return append([]byte{0xc0 | tag, 0xff, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, body...)
+}
+
+// literalPacket is a binary literal data packet without file name.
+func literalPacket(data []byte) []byte {
+	return rawPacket(tagLiteral, append([]byte{'b', 0, 0, 0, 0, 0}, data...))
+}
+
+// craftMessage encrypts to keys' first decryption key whatever inner writes
+// as the content of a SEIPD v1 packet (with its MDC): a message gpg would
+// not make, as a malicious sender could.
+func craftMessage(t testing.TB, keys []*OpenPGPKey, inner func(w io.Writer)) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	key := randomBytes(32, 77)
+	if err := packet.SerializeEncryptedKey(&buf, keys[0].decrypters[0].PublicKey, packet.CipherAES256, key, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := packet.SerializeSymmetricallyEncrypted(&buf, packet.CipherAES256, false, packet.CipherSuite{}, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner(w)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Inside the encrypted data only a literal data packet, compressed or not,
+// with signatures around it, is read; anything else is refused without
+// being read, after the integrity check.
+func TestDecryptOpenPGPInnerStructure(t *testing.T) {
+	keys := vectorKeys(t)
+	data := []byte("a;b\n1;2\n")
+	write := func(packets ...[]byte) func(io.Writer) {
+		return func(w io.Writer) {
+			for _, p := range packets {
+				w.Write(p)
+			}
+		}
+	}
+	uncompressed := func(inner []byte) []byte { return rawPacket(tagCompressed, append([]byte{0}, inner...)) }
+	nested := func(depth int) []byte {
+		p := literalPacket(data)
+		for range depth {
+			p = uncompressed(p)
+		}
+		return p
+	}
+	tests := []struct {
+		name  string
+		inner func(io.Writer)
+		want  []error // nil: decrypts to data
+		says  string
+	}{
+		{"literal", write(literalPacket(data)), nil, ""},
+		{"signatures around", write(rawPacket(tagOnePassSig, make([]byte, 13)), literalPacket(data), rawPacket(tagSignature, make([]byte, 100))), nil, ""},
+		{"marker and padding", write(rawPacket(tagMarker, []byte("PGP")), rawPacket(tagPadding, make([]byte, 50)), literalPacket(data)), nil, ""},
+		{"compressed three deep", write(nested(3)), nil, ""},
+		{"compressed four deep", write(nested(4)), []error{ErrCorrupt}, "nested too deep"},
+		{"user id before the literal", write(rawPacket(13, []byte("x")), literalPacket(data)), []error{ErrCorrupt}, "a packet of type 13 in the encrypted data"},
+		{"secret key", write(rawPacket(5, make([]byte, 40)), literalPacket(data)), []error{ErrCorrupt}, "a packet of type 5"},
+		{"two literals", write(literalPacket(data), literalPacket(data)), []error{ErrCorrupt}, "a packet of type 11 after the literal data"},
+		{"no literal", write(rawPacket(tagSignature, make([]byte, 10))), []error{ErrCorrupt}, "no literal data"},
+		{"literal cut short", write(literalPacket(data)[:9]), []error{ErrCorrupt}, "unexpected EOF"},
+		{"unknown compression", write(rawPacket(tagCompressed, []byte{110, 1, 2, 3})), []error{ErrUnsupportedFormat}, "compression algorithm 110"},
+		{"data after the compressed data", write(rawPacket(tagCompressed, append(append([]byte{1}, deflated(t, literalPacket(data))...), 0))), []error{ErrCorrupt}, "after the compressed data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decryptAll(craftMessage(t, keys.OpenPGP, tt.inner), keys)
+			if tt.want == nil {
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("got %q, %v; want %q", got, err, data)
+				}
+				return
+			}
+			wantOnly(t, err, tt.want...)
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+		})
+	}
+}
+
+// deflated returns b compressed with raw DEFLATE (OpenPGP's ZIP).
+func deflated(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// A packet that go-crypto's ReadMessage would read whole into memory (a user
+// id of 64 MiB, compressed to some 64 KiB) is refused by its header: memory
+// stays small.
+func TestDecryptOpenPGPHugePacketRefused(t *testing.T) {
+	keys := vectorKeys(t)
+	const size = 64 << 20
+	// A ZIP-compressed packet holding a user id packet of size zeros, then a
+	// literal data packet.
+	var inner bytes.Buffer
+	zw, err := flate.NewWriter(&inner, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write([]byte{0xc0 | 13, 0xff, size >> 24, size >> 16 & 0xff, size >> 8 & 0xff, size & 0xff})
+	io.Copy(zw, io.LimitReader(zeros{}, size))
+	zw.Write(literalPacket([]byte("a;b\n")))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msg := craftMessage(t, keys.OpenPGP, func(w io.Writer) {
+		w.Write([]byte{0xc0 | tagCompressed, 0xff})
+		n := inner.Len() + 1
+		w.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n), 1})
+		w.Write(inner.Bytes())
+	})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = decryptAll(msg, keys)
+	runtime.ReadMemStats(&after)
+	wantOnly(t, err, ErrCorrupt)
+	if !strings.Contains(err.Error(), "a packet of type 13") {
+		t.Errorf("error %q does not name the user id packet", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2<<20 {
+		t.Errorf("allocated %d KiB for a %d-byte message", alloc>>10, len(msg))
+	}
+}
+
+// Before the encrypted data only session-key, marker and padding packets
+// may come, few and small.
+func TestDecryptOpenPGPOuterStructure(t *testing.T) {
+	keys := vectorKeys(t)
+	ct := mustRead(t, "testdata/openpgp/plain-uncompressed.gpg")
+	pkesk, seipd := ct[:2+int(ct[1])], ct[2+int(ct[1]):]
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name  string
+		input []byte
+		want  []error
+		says  string
+	}{
+		{"marker and padding", cat(pkesk, rawPacket(tagMarker, []byte("PGP")), rawPacket(tagPadding, make([]byte, 100)), seipd), nil, ""},
+		{"1000 session keys for others", cat(bytes.Repeat(mustRead(t, "testdata/openpgp/other.gpg")[:96], 999), pkesk, seipd), nil, ""},
+		{"1001 session keys", cat(bytes.Repeat(pkesk, 1001), seipd), []error{ErrCorrupt}, "more than 1000 session-key packets"},
+		{"a user id", cat(pkesk, rawPacket(13, []byte("x")), seipd), []error{ErrCorrupt}, "a packet of type 13 before the encrypted data"},
+		{"a huge session key packet", cat(rawPacket(tagPKESK, append([]byte{3}, make([]byte, 70000)...)), seipd), []error{ErrCorrupt}, "longer than 65536"},
+		{"a literal after the session key", cat(pkesk, literalPacket([]byte("a;b\n"))), []error{ErrCorrupt}, "a packet of type 11 before the encrypted data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decryptAll(tt.input, keys)
+			if tt.want == nil {
+				if err != nil || !bytes.Equal(got, mustRead(t, "testdata/openpgp/plain.csv")) {
+					t.Fatalf("got %q, %v", got, err)
+				}
+				return
+			}
+			wantOnly(t, err, tt.want...)
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+		})
 	}
 }

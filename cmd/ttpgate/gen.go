@@ -98,5 +98,13 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	if b, err := os.ReadFile(filepath.Join(*out, "recipient.txt")); err == nil {
 		fmt.Fprintf(stdout, "senders encrypt to: %s", b)
 	}
+	if pub := filepath.Join(*out, "openpgp.pub.asc"); fileExists(pub) {
+		fmt.Fprintf(stdout, "senders with GnuPG: gpg --encrypt --recipient-file %s FILE\n", pub)
+	}
 	return nil
+}
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
 }
