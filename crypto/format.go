@@ -41,8 +41,11 @@ func (f Format) String() string {
 }
 
 // SniffLen is how many leading bytes DetectFormat needs to decide. Fewer
-// (a shorter file) are fine: it then decides on what there is.
-const SniffLen = 64
+// (a shorter file) are fine: it then decides on what there is. A kibibyte,
+// so that the first packet of an armoured message is seen past the armour
+// headers tools write (GPGTools adds a Comment line, Mailvelope a Version
+// and a Comment).
+const SniffLen = 1024
 
 const (
 	ageIntro       = "age-encryption.org/v1\n"
@@ -64,9 +67,9 @@ const (
 //     is only signed or stored (`gpg --sign --armor`: plaintext), so the
 //     first packet is decoded from the base64 that follows the armour
 //     headers and must be one that starts an encrypted message (see
-//     armoredPacketTag). When the headers fill the sniffed bytes, so that
-//     no base64 is in them, the message is taken as encrypted and the
-//     decrypter decides. Other armour blocks ("-----BEGIN PGP PUBLIC KEY
+//     armoredPacketTag). When no packet is in the sniffed bytes (headers
+//     fill them, or the file ends), it is not recognised: fail closed.
+//     Other armour blocks ("-----BEGIN PGP PUBLIC KEY
 //     BLOCK-----", "-----BEGIN PGP SIGNATURE-----", a cleartext-signed
 //     "-----BEGIN PGP SIGNED MESSAGE-----") are not messages, or are
 //     plaintext, and are not recognised.
@@ -89,7 +92,10 @@ func DetectFormat(head []byte) Format {
 	case hasArmorLine(text, ageArmorHeader):
 		return FormatAge
 	case hasArmorLine(text, pgpArmorHeader):
-		if tag, ok := armoredPacketTag(text[len(pgpArmorHeader):]); ok && !startsEncryptedMessage(tag) {
+		// Fail closed: armour headers that fill the sniffed bytes (or a
+		// file that ends before its first packet) could hide a
+		// signed-only message, which is plaintext.
+		if tag, ok := armoredPacketTag(text[len(pgpArmorHeader):]); !ok || !startsEncryptedMessage(tag) {
 			return FormatUnknown
 		}
 		return FormatOpenPGP

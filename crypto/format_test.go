@@ -3,6 +3,7 @@ package crypto
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -80,10 +81,12 @@ func TestDetectFormatBytes(t *testing.T) {
 		{"pgp armour CRLF", "-----BEGIN PGP MESSAGE-----\r\n\r\nhQIMA", FormatOpenPGP},
 		{"pgp armour SEIPD first", "-----BEGIN PGP MESSAGE-----\n\n0sB", FormatOpenPGP},
 		{"pgp armour two characters", "-----BEGIN PGP MESSAGE-----\n\nhQ", FormatOpenPGP},
-		{"pgp armour one character", "-----BEGIN PGP MESSAGE-----\n\nh", FormatOpenPGP}, // undecided: accepted
+		{"pgp armour one character", "-----BEGIN PGP MESSAGE-----\n\nh", FormatUnknown}, // no packet: fail closed
 		{"pgp armour with header", "-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nhQIMA", FormatOpenPGP},
-		{"pgp armour headers fill the head", "-----BEGIN PGP MESSAGE-----\nComment: GPGTools - https://gpgtools.org\n\nowGb", FormatOpenPGP},
-		{"pgp armour header cut before its colon", "-----BEGIN PGP MESSAGE-----\nVersion: x\nComm", FormatOpenPGP},
+		{"pgp armour long header, signed only", "-----BEGIN PGP MESSAGE-----\nComment: GPGTools - https://gpgtools.org\n\nowGb", FormatUnknown},
+		{"pgp armour long headers, encrypted", "-----BEGIN PGP MESSAGE-----\nVersion: Mailvelope v5.1.1\nComment: https://mailvelope.com\nComment: GPGTools - https://gpgtools.org\n\nhQIMA", FormatOpenPGP},
+		{"pgp armour headers fill the head", "-----BEGIN PGP MESSAGE-----\n" + strings.Repeat("Comment: "+strings.Repeat("x", 60)+"\n", 20) + "\nhQIMA", FormatUnknown},
+		{"pgp armour header cut before its colon", "-----BEGIN PGP MESSAGE-----\nVersion: x\nComm", FormatUnknown},
 		{"pgp armour without blank line", "-----BEGIN PGP MESSAGE-----\nhQIMA\n", FormatOpenPGP},
 		{"pgp armour signed only", "-----BEGIN PGP MESSAGE-----\n\nowGbwMvMwCHm", FormatUnknown},
 		{"pgp armour signed only, header", "-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nowGb", FormatUnknown},
@@ -93,7 +96,7 @@ func TestDetectFormatBytes(t *testing.T) {
 		{"pgp armour without blank line, signed", "-----BEGIN PGP MESSAGE-----\nowGb\n", FormatUnknown},
 		{"pgp armour bad base64", "-----BEGIN PGP MESSAGE-----\n\n*QIM", FormatUnknown},
 		{"pgp armour plaintext", "-----BEGIN PGP MESSAGE-----\n\nbsn;client_id\n", FormatUnknown},
-		{"pgp armour no line end", "-----BEGIN PGP MESSAGE-----", FormatOpenPGP},
+		{"pgp armour no line end", "-----BEGIN PGP MESSAGE-----", FormatUnknown},
 		{"pgp signature", "-----BEGIN PGP SIGNATURE-----\n\niHUEARYIAB0W", FormatUnknown},
 		{"pgp private key", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgE", FormatUnknown},
 		{"pgp cleartext signed", "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n", FormatUnknown},

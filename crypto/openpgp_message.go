@@ -24,9 +24,15 @@ import (
 // does not bound decompression by default, and the processor does not
 // bound the number of rows. age does not compress: its plaintext is never
 // larger than the file.
+//
+// MaxPlaintext bounds the decompressed bytes absolutely: a large file
+// within the ratio (20 GiB may decompress to 2 TiB) would otherwise fill
+// the processor's disk with sort runs, run after run. A national extract
+// is a few GiB.
 const (
 	MaxExpansion       = 100
 	ExpansionAllowance = 1 << 20
+	MaxPlaintext       = 64 << 30
 )
 
 // maxCompressionDepth bounds compressed packets within compressed packets
@@ -422,6 +428,9 @@ func (c *inflateCounter) Read(b []byte) (int, error) {
 	c.p.inflated += int64(n)
 	if c.p.inflated > ExpansionAllowance+MaxExpansion*c.p.src.n {
 		return n, fmt.Errorf("decrypt: %w: more than %d times the %d bytes read", ErrDecompressionLimit, MaxExpansion, c.p.src.n)
+	}
+	if c.p.inflated > MaxPlaintext {
+		return n, fmt.Errorf("decrypt: %w: more than %d GiB", ErrDecompressionLimit, MaxPlaintext>>30)
 	}
 	return n, err
 }

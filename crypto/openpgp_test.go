@@ -683,11 +683,11 @@ func TestDecryptOpenPGPArmour(t *testing.T) {
 			}
 		})
 	}
-	// A header line without end is refused after maxArmorLine bytes, not
-	// read into memory.
+	// A header line without end is refused by the first-bytes check (no
+	// packet in SniffLen bytes), not read into memory.
 	huge := io.MultiReader(strings.NewReader(pgpArmorHeader+"\nComment: "), zeroText{})
 	_, err := Decrypt(huge, keys)
-	wantOnly(t, err, ErrCorrupt)
+	wantOnly(t, err, ErrNotEncrypted)
 }
 
 type zeroText struct{}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ttpgate/ttpgate/crypto"
 	"github.com/ttpgate/ttpgate/internal/config"
 	"github.com/ttpgate/ttpgate/internal/delivery"
 	"github.com/ttpgate/ttpgate/internal/store"
@@ -310,16 +311,18 @@ func TestUploadMaxFileSize(t *testing.T) {
 }
 
 // TestUploadNotEncrypted: the first bytes decide, as soon as crypto.SniffLen
-// (64) of them have arrived in order, before anything is stored.
+// of them have arrived in order, before anything is stored.
 func TestUploadNotEncrypted(t *testing.T) {
-	plain := []byte(strings.Repeat("bsn;clientnummer;meetdatum\n123456782;CL1001;2026-01-05\n", 10))
-	t.Run("refused at the write that completes 64 bytes", func(t *testing.T) {
+	const n = crypto.SniffLen
+	plain := []byte(strings.Repeat("bsn;clientnummer;meetdatum\n123456782;CL1001;2026-01-05\n", 2*n/54+1))
+	t.Run("refused at the write that completes SniffLen bytes", func(t *testing.T) {
 		z := newUpZone(t, 1<<30)
 		u := z.start(t, "p.csv.age")
 		upWrite(t, u, plain[:40], 0)
-		n, err := u.WriteAt(plain[40:64], 40)
-		if n != 0 || !errors.Is(err, delivery.ErrNotEncrypted) {
-			t.Fatalf("second write = %d, %v; want 0, %v", n, err, delivery.ErrNotEncrypted)
+		upWrite(t, u, plain[40:n-1], 40)
+		written, err := u.WriteAt(plain[n-1:n], n-1)
+		if written != 0 || !errors.Is(err, delivery.ErrNotEncrypted) {
+			t.Fatalf("the write of byte %d = %d, %v; want 0, %v", n, written, err, delivery.ErrNotEncrypted)
 		}
 		if _, err := u.Finish(); !errors.Is(err, delivery.ErrNotEncrypted) {
 			t.Errorf("Finish: %v, want %v", err, delivery.ErrNotEncrypted)
@@ -339,8 +342,8 @@ func TestUploadNotEncrypted(t *testing.T) {
 	t.Run("refused when the gap before a later write fills", func(t *testing.T) {
 		z := newUpZone(t, 1<<30)
 		u := z.start(t, "p.csv.age")
-		upWrite(t, u, plain[64:200], 64)
-		if _, err := u.WriteAt(plain[:64], 0); !errors.Is(err, delivery.ErrNotEncrypted) {
+		upWrite(t, u, plain[n:n+136], n)
+		if _, err := u.WriteAt(plain[:n], 0); !errors.Is(err, delivery.ErrNotEncrypted) {
 			t.Fatalf("write of the start: %v, want %v", err, delivery.ErrNotEncrypted)
 		}
 		u.Abort(errBroken)
@@ -349,7 +352,7 @@ func TestUploadNotEncrypted(t *testing.T) {
 	t.Run("short file refused at Finish", func(t *testing.T) {
 		z := newUpZone(t, 1<<30)
 		u := z.start(t, "p.csv.age")
-		upWrite(t, u, plain[:63], 0)
+		upWrite(t, u, plain[:n-1], 0)
 		if _, err := u.Finish(); !errors.Is(err, delivery.ErrNotEncrypted) {
 			t.Errorf("Finish: %v, want %v", err, delivery.ErrNotEncrypted)
 		}

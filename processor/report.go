@@ -91,7 +91,7 @@ var reasonMessages = map[string]string{
 	"passphrase_only":                            "the file is encrypted with a passphrase only; encrypt it to the TTP's public key",
 	"corrupt":                                    "the file is damaged or truncated: it failed its integrity check",
 	"no_integrity_protection":                    "the OpenPGP message has no integrity protection (no MDC); encrypt it with a current GnuPG",
-	"decompression_limit":                        fmt.Sprintf("the file decompresses to more than %d times its size; encrypt it without compression", crypto.MaxExpansion),
+	"decompression_limit":                        fmt.Sprintf("the file decompresses to more than %d times its size or %d GiB; encrypt it without compression", crypto.MaxExpansion, crypto.MaxPlaintext>>30),
 	"unsupported_format":                         "the file uses an encryption format or algorithm the TTP does not accept",
 	reasonDataMissing:                            "the delivered file is no longer in the TTP's store; please deliver it again",
 	reasonDataChanged:                            "the stored file differs from what was received (SHA-256 mismatch); please deliver it again",

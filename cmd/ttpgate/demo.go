@@ -108,7 +108,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 	gwCtx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- serveGateway(gwCtx, ls, 10*time.Second, gwLog) }()
+	go func() { served <- serveGateway(gwCtx, ls, 0, 10*time.Second, gwLog) }()
 	stopGateway := sync.OnceValue(func() error { cancel(); return <-served })
 	defer stopGateway()
 	fmt.Fprintf(w, "2. gateway listening on loopback: SFTP %s, S3 https://%s (certificate keys/tls.crt)\n", addrs["sftp"], addrs["s3"])

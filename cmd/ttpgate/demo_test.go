@@ -52,7 +52,7 @@ func TestDemoClientsVerifyTheGateway(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- serveGateway(ctx, ls, time.Second, log) }()
+	go func() { served <- serveGateway(ctx, ls, 0, time.Second, log) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {

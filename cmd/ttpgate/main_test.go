@@ -4,12 +4,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -32,6 +36,12 @@ func TestMain(m *testing.M) {
 //	glob PATTERN...     print the files that match, one a line; fail if a pattern matches none
 //	cat PATTERN...      print the contents of the files that match, as glob finds them
 //	noids ROWS ROWS FILE...  no identifying value of the demo's extracts is in a FILE (demo_test.go)
+//	freeports CONFIG NAME  give CONFIG's SFTP, S3 and admin listeners free
+//	                  ports on 127.0.0.1, also set as $NAME_SFTP, $NAME_S3, $NAME_ADMIN
+//	waitport PORT     wait (up to 30 s) until 127.0.0.1:PORT accepts connections
+//	envfile FILE      set the environment variables of FILE's NAME=VALUE lines
+//	httpget URL       print the status code and body of a GET of URL
+//	httpwait URL CODE wait (up to 10 s) until a GET of URL answers status CODE
 //
 // and the condition [age]: the age CLI is on PATH. Outside CI a script
 // without it skips; under CI (CI=true) asking for it fails the script, so a
@@ -66,6 +76,57 @@ func scriptParams(dir string, setup func(*testscript.Env) error) testscript.Para
 			"glob":  cmdGlob,
 			"cat":   cmdCat,
 			"noids": cmdNoIDs,
+			"freeports": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: freeports CONFIG NAME")
+				}
+				cfg := ts.MkAbs(args[0])
+				b, err := os.ReadFile(cfg)
+				ts.Check(err)
+				text := string(b)
+				for _, l := range []struct{ old, env string }{
+					{"127.0.0.1:2222", "_SFTP"}, {"127.0.0.1:8443", "_S3"}, {"127.0.0.1:9464", "_ADMIN"},
+				} {
+					if !strings.Contains(text, l.old) {
+						ts.Fatalf("freeports: %s has no listener %s", args[0], l.old)
+					}
+					port := freePort(ts)
+					text = strings.Replace(text, l.old, "127.0.0.1:"+port, 1)
+					ts.Setenv(args[1]+l.env, port)
+				}
+				ts.Check(os.WriteFile(cfg, []byte(text), 0o600))
+			},
+			"waitport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waitport PORT")
+				}
+				for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					c, err := net.DialTimeout("tcp", "127.0.0.1:"+args[0], time.Second)
+					if err == nil {
+						c.Close()
+						return
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("waitport: nothing listens on 127.0.0.1:%s: %v", args[0], err)
+					}
+				}
+			},
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: envfile FILE")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				for line := range strings.Lines(string(b)) {
+					k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+					if !ok {
+						ts.Fatalf("envfile: %q is not NAME=VALUE", line)
+					}
+					ts.Setenv(k, v)
+				}
+			},
+			"httpget":  cmdHTTPGet,
+			"httpwait": cmdHTTPWait,
 		},
 		Condition: scriptCondition,
 	}
@@ -186,4 +247,46 @@ func cmdCat(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Check(err)
 		}
 	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(ts *testscript.TestScript) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpget URL")
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(args[0])
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%d %s", resp.StatusCode, body)
+}
+
+func cmdHTTPWait(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: httpwait URL CODE")
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	last := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := c.Get(args[0])
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		resp.Body.Close()
+		if last = strconv.Itoa(resp.StatusCode); last == args[1] {
+			return
+		}
+	}
+	ts.Fatalf("httpwait: %s answered %s, not %s, for 10 s", args[0], last, args[1])
 }

@@ -5,29 +5,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ttpgate/ttpgate/internal/testenv"
 )
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(ts *testscript.TestScript) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
 
 // TestS3StoreScripts runs the scripts in testdata/s3script against a MinIO
 // server started for the test, each script with a bucket of its own. They
@@ -36,10 +25,6 @@ func freePort(ts *testscript.TestScript) string {
 //	s3store CONFIG    switch CONFIG's store to the script's bucket (store.type s3)
 //	s3cmp DIR PREFIX  the objects under PREFIX in the bucket and the files
 //	                  under DIR/PREFIX are the same keys with the same bytes
-//	freeports CONFIG NAME  give CONFIG's SFTP, S3 and admin listeners free
-//	                  ports on 127.0.0.1, also set as $NAME_SFTP, $NAME_S3, $NAME_ADMIN
-//	waitport PORT     wait (up to 30 s) until 127.0.0.1:PORT accepts connections
-//	envfile FILE      set the environment variables of FILE's NAME=VALUE lines
 //
 // The credentials are in TTPGATE_S3_ACCESS_KEY and TTPGATE_S3_SECRET_KEY,
 // which the configuration names, as in production.
@@ -75,55 +60,6 @@ func TestS3StoreScripts(t *testing.T) {
 			s3 := fmt.Sprintf("store:\n  type: s3\n  s3: {endpoint: %q, bucket: %s, secure: false,\n"+
 				"       access_key_env: TTPGATE_S3_ACCESS_KEY, secret_key_env: TTPGATE_S3_SECRET_KEY}\n", m.Endpoint, bucketOf(ts))
 			ts.Check(os.WriteFile(cfg, []byte(strings.Replace(string(b), local, s3, 1)), 0o600))
-		},
-		"freeports": func(ts *testscript.TestScript, neg bool, args []string) {
-			if neg || len(args) != 2 {
-				ts.Fatalf("usage: freeports CONFIG NAME")
-			}
-			cfg := ts.MkAbs(args[0])
-			b, err := os.ReadFile(cfg)
-			ts.Check(err)
-			text := string(b)
-			for _, l := range []struct{ old, env string }{
-				{"127.0.0.1:2222", "_SFTP"}, {"127.0.0.1:8443", "_S3"}, {"127.0.0.1:9464", "_ADMIN"},
-			} {
-				if !strings.Contains(text, l.old) {
-					ts.Fatalf("freeports: %s has no listener %s", args[0], l.old)
-				}
-				port := freePort(ts)
-				text = strings.Replace(text, l.old, "127.0.0.1:"+port, 1)
-				ts.Setenv(args[1]+l.env, port)
-			}
-			ts.Check(os.WriteFile(cfg, []byte(text), 0o600))
-		},
-		"waitport": func(ts *testscript.TestScript, neg bool, args []string) {
-			if neg || len(args) != 1 {
-				ts.Fatalf("usage: waitport PORT")
-			}
-			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				c, err := net.DialTimeout("tcp", "127.0.0.1:"+args[0], time.Second)
-				if err == nil {
-					c.Close()
-					return
-				}
-				if time.Now().After(deadline) {
-					ts.Fatalf("waitport: nothing listens on 127.0.0.1:%s: %v", args[0], err)
-				}
-			}
-		},
-		"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
-			if neg || len(args) != 1 {
-				ts.Fatalf("usage: envfile FILE")
-			}
-			b, err := os.ReadFile(ts.MkAbs(args[0]))
-			ts.Check(err)
-			for line := range strings.Lines(string(b)) {
-				k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-				if !ok {
-					ts.Fatalf("envfile: %q is not NAME=VALUE", line)
-				}
-				ts.Setenv(k, v)
-			}
 		},
 		"s3cmp": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 2 {

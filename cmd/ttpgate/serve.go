@@ -38,6 +38,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGINT/SIGTERM, how long uploads in progress may take to finish")
+	drainDelay := fs.Duration("drain-delay", 0, "on SIGINT/SIGTERM, how long to go on accepting new sessions while /readyz says 503, so that load balancers stop sending first (e.g. 10s behind one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			printDevHint(stdout, l.protocol, l.ln.Addr())
 		}
 	}
-	return serveGateway(ctx, ls, *grace, log)
+	return serveGateway(ctx, ls, *drainDelay, *grace, log)
 }
 
 // listenGateway sets up the gateway's front-ends that cfg configures and
@@ -148,8 +149,10 @@ func listenGateway(cfg *config.Config, d *gateway.Dropzone) ([]listener, error) 
 }
 
 // serveGateway serves ls until ctx ends or one of them fails, then shuts
-// them all down, giving uploads in progress grace to finish.
-func serveGateway(ctx context.Context, ls []listener, grace time.Duration, log *slog.Logger) error {
+// them all down: /readyz turns 503 at once, new sessions are still taken for
+// drainDelay (load balancers notice the 503 only after a few probes), then
+// uploads in progress get grace to finish.
+func serveGateway(ctx context.Context, ls []listener, drainDelay, grace time.Duration, log *slog.Logger) error {
 	// Each server runs until shutdown; one that fails stops the others.
 	var stopping atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
@@ -172,6 +175,10 @@ func serveGateway(ctx context.Context, ls []listener, grace time.Duration, log *
 			if l.drain != nil {
 				l.drain() // load balancers stop sending new sessions at once
 			}
+		}
+		if drainDelay > 0 {
+			log.Info("draining: not ready, still accepting sessions", "component", "gateway", "drain_delay", drainDelay.String())
+			time.Sleep(drainDelay)
 		}
 		log.Info("shutting down: no new sessions; uploads in progress may finish", "component", "gateway", "grace", grace.String())
 		sctx, cancel := context.WithTimeout(context.Background(), grace)

@@ -479,6 +479,9 @@ func (c *Config) ApplyDefaults() {
 
 	orDefault(&c.Gateway.S3.Region, defaultRegion)
 	orDefault(&c.Gateway.S3.MultipartExpiry, defaultMultipartExpiry)
+	// The admin listener (metrics, health) is always on, on loopback
+	// unless configured otherwise.
+	orDefault(&c.Gateway.Admin.Listen, "127.0.0.1:9464")
 	l := &c.Gateway.Limits
 	orDefault(&l.MaxFileSize, defaultMaxFileSize)
 	orDefault(&l.MaxSessionsPerTenant, defaultMaxSessionsPerTenant)

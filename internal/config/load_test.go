@@ -525,7 +525,8 @@ func TestApplyDefaults(t *testing.T) {
 	want := Config{
 		Store: Store{Type: "local", Path: "store", S3: S3Store{Secure: ptr(true), PartSize: 16 * MiB}},
 		Gateway: Gateway{
-			S3: S3{Region: "eu-west-1", MultipartExpiry: Duration(24 * time.Hour)},
+			S3:    S3{Region: "eu-west-1", MultipartExpiry: Duration(24 * time.Hour)},
+			Admin: Admin{Listen: "127.0.0.1:9464"},
 			Limits: Limits{
 				MaxFileSize:           20 * GiB,
 				MaxSessionsPerTenant:  16,
@@ -552,7 +553,8 @@ func TestApplyDefaults(t *testing.T) {
 	set := Config{
 		Store: Store{Type: "s3", Path: "/srv/store", S3: S3Store{Region: "nl-ams", Secure: ptr(false), PartSize: 64 * MiB}},
 		Gateway: Gateway{
-			S3: S3{Region: "nl-ams", MultipartExpiry: Duration(2 * time.Minute)},
+			S3:    S3{Region: "nl-ams", MultipartExpiry: Duration(2 * time.Minute)},
+			Admin: Admin{Listen: "127.0.0.1:19464"},
 			Limits: Limits{
 				MaxFileSize:           GiB,
 				MaxSessionsPerTenant:  2,
