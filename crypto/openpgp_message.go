@@ -35,6 +35,10 @@ const (
 	MaxPlaintext       = 64 << 30
 )
 
+// maxHiddenRecipients bounds the session-key packets for a hidden recipient
+// (gpg --hidden-recipient) that are tried.
+const maxHiddenRecipients = 16
+
 // maxCompressionDepth bounds compressed packets within compressed packets
 // (GnuPG writes one).
 const maxCompressionDepth = 3
@@ -148,7 +152,8 @@ type pgpLevel struct {
 func (p *openpgpPlaintext) openSession(keys []*OpenPGPKey) (io.ReadCloser, error) {
 	f := p.framer
 	var esks []*packet.EncryptedKey // for one of our keys, or for a hidden one
-	named := false                  // a PKESK named one of our keys
+	hidden := 0
+	named := false // a PKESK named one of our keys
 	var data packet.EncryptedDataPacket
 	for data == nil {
 		pkt, err := packet.Read(f)
@@ -172,7 +177,12 @@ func (p *openpgpPlaintext) openSession(keys []*OpenPGPKey) (io.ReadCloser, error
 		switch pkt := pkt.(type) {
 		case *packet.EncryptedKey:
 			if pkt.KeyId == 0 {
-				esks = append(esks, pkt)
+				// Hidden recipients are tried against every key: a
+				// few are normal, hundreds are a way to make the
+				// processor spend private-key operations.
+				if hidden++; hidden <= maxHiddenRecipients {
+					esks = append(esks, pkt)
+				}
 			} else if len(decryptersFor(keys, pkt.KeyId)) > 0 {
 				esks, named = append(esks, pkt), true
 			}

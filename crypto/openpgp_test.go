@@ -1157,3 +1157,53 @@ func TestDecryptOpenPGPOuterStructure(t *testing.T) {
 		})
 	}
 }
+
+// hideRecipients zeroes the key ids of the session-key packets (PKESK v3)
+// at the start of a binary message, as gpg --hidden-recipient writes them.
+func hideRecipients(t *testing.T, ct []byte) []byte {
+	t.Helper()
+	out := bytes.Clone(ct)
+	for off := 0; off < len(out) && out[off]&0x3f == 1; {
+		if out[off]&0xc0 != 0xc0 {
+			t.Fatalf("packet at %d is not in the new format", off)
+		}
+		n, hdr := int(out[off+1]), 2
+		switch {
+		case n >= 192 && n < 224:
+			n, hdr = (n-192)<<8+int(out[off+2])+192, 3
+		case n >= 224:
+			t.Fatalf("unexpected length octet %d", n)
+		}
+		if out[off+hdr] != 3 {
+			t.Fatalf("PKESK version %d, want 3", out[off+hdr])
+		}
+		clear(out[off+hdr+1 : off+hdr+9])
+		off += hdr + n
+	}
+	return out
+}
+
+// TestDecryptOpenPGPHiddenRecipients: session keys for hidden recipients
+// are tried against our keys, but at most maxHiddenRecipients of them.
+func TestDecryptOpenPGPHiddenRecipients(t *testing.T) {
+	ours := newOurKey(t)
+	plain := csvPlaintext(2000)
+	var others []*OpenPGPKey
+	for range maxHiddenRecipients {
+		others = append(others, newOurKey(t).keys.OpenPGP[0])
+	}
+	for _, tc := range []struct {
+		before int // hidden session keys for other keys before ours
+		ok     bool
+	}{{0, true}, {maxHiddenRecipients - 1, true}, {maxHiddenRecipients, false}} {
+		var ct bytes.Buffer
+		encryptGo(t, append(slices.Clone(others[:tc.before]), ours.keys.OpenPGP[0]), bytes.NewReader(plain), nil, &ct)
+		got, err := decryptAll(hideRecipients(t, ct.Bytes()), ours.keys)
+		switch {
+		case tc.ok && (err != nil || !bytes.Equal(got, plain)):
+			t.Errorf("ours after %d hidden: %v, want the plaintext", tc.before, err)
+		case !tc.ok:
+			wantOnly(t, err, ErrNoMatchingKey)
+		}
+	}
+}
