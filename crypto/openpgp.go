@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -24,6 +25,14 @@ type OpenPGPKey struct {
 // hexadecimal, as gpg shows it. It is public: senders check it.
 func (k *OpenPGPKey) Fingerprint() string {
 	return fmt.Sprintf("%X", k.entity.PrimaryKey.Fingerprint)
+}
+
+// EncryptableAt reports whether senders can encrypt to the key at time t:
+// it has an encryption (sub)key that is neither expired nor revoked then.
+// A key that is not may still decrypt messages made before.
+func (k *OpenPGPKey) EncryptableAt(t time.Time) bool {
+	_, ok := k.entity.EncryptionKey(t)
+	return ok
 }
 
 // LoadOpenPGPKeys reads OpenPGP private key files, each checked by

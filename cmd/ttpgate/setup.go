@@ -115,6 +115,24 @@ func instruments(cfg *config.Config) []schemas.Instrument {
 	return list
 }
 
+// openPGPExpiryWarning is how long before its expiry a processor key is
+// warned about: time to make a new one and hand it to the senders.
+const openPGPExpiryWarning = 60 * 24 * time.Hour
+
+// warnOpenPGPExpiry warns of processor keys that senders cannot encrypt to
+// now (expired or revoked), or soon: they still decrypt older messages,
+// but GnuPG refuses to encrypt new ones to them.
+func warnOpenPGPExpiry(w io.Writer, keys []*crypto.OpenPGPKey, now time.Time) {
+	for _, k := range keys {
+		switch {
+		case !k.EncryptableAt(now):
+			fmt.Fprintf(w, "ttpgate: warning: OpenPGP key %s is expired or revoked: senders cannot encrypt to it (it still decrypts older messages)\n", k.Fingerprint())
+		case !k.EncryptableAt(now.Add(openPGPExpiryWarning)):
+			fmt.Fprintf(w, "ttpgate: warning: OpenPGP key %s expires within 60 days: make a new key and give senders its public key\n", k.Fingerprint())
+		}
+	}
+}
+
 // newProcessor returns the processor cfg configures, logging to stderr;
 // more options, such as Progress, are set by with.
 func newProcessor(cfg *config.Config, st store.Store, stderr io.Writer, with ...func(*processor.Options)) (*processor.Processor, error) {
@@ -127,6 +145,7 @@ func newProcessor(cfg *config.Config, st store.Store, stderr io.Writer, with ...
 		if pgpKeys, err = crypto.LoadOpenPGPKeys(cfg.Processor.OpenPGPKeys...); err != nil {
 			return nil, err
 		}
+		warnOpenPGPExpiry(stderr, pgpKeys, time.Now())
 	}
 	key, err := crypto.LoadPseudonymKey(cfg.Processor.PseudonymKey)
 	if err != nil {
