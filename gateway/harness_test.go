@@ -179,11 +179,14 @@ func (g *gw) file(name string, data []byte) string {
 }
 
 // deliveries returns the committed deliveries of tenant.
-func (g *gw) deliveries(tenant string) []delivery.Meta {
-	g.t.Helper()
-	all, err := delivery.List(context.Background(), g.st)
+func (g *gw) deliveries(tenant string) []delivery.Meta { return tenantDeliveries(g.t, g.st, tenant) }
+
+// tenantDeliveries returns the committed deliveries of tenant in st.
+func tenantDeliveries(t testing.TB, st store.Store, tenant string) []delivery.Meta {
+	t.Helper()
+	all, err := delivery.List(context.Background(), st)
 	if err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var out []delivery.Meta
 	for _, m := range all {
@@ -196,12 +199,15 @@ func (g *gw) deliveries(tenant string) []delivery.Meta {
 
 // landedKeys lists every object under landed/ (data without meta.json
 // included): what a broken transfer must not leave behind.
-func (g *gw) landedKeys() []string {
-	g.t.Helper()
+func (g *gw) landedKeys() []string { return storeKeys(g.t, g.st, "landed/") }
+
+// storeKeys lists the keys in st under prefix.
+func storeKeys(t testing.TB, st store.Store, prefix string) []string {
+	t.Helper()
 	var out []string
-	for info, err := range g.st.List(context.Background(), "landed/") {
+	for info, err := range st.List(context.Background(), prefix) {
 		if err != nil {
-			g.t.Fatal(err)
+			t.Fatal(err)
 		}
 		out = append(out, info.Key)
 	}
@@ -209,9 +215,12 @@ func (g *gw) landedKeys() []string {
 }
 
 // events returns the audit events with the given name.
-func (g *gw) events(name string) []string {
+func (g *gw) events(name string) []string { return auditEvents(g.logs, name) }
+
+// auditEvents returns the lines of an audit log with the given event.
+func auditEvents(logs *testenv.SyncBuffer, name string) []string {
 	var out []string
-	for _, line := range strings.Split(g.logs.String(), "\n") {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, fmt.Sprintf(`"event":%q`, name)) {
 			out = append(out, line)
 		}

@@ -831,6 +831,18 @@ func (q *s3Request) deny(why string) {
 	q.fail(errAccessDenied)
 }
 
+// openSession counts an upload session of the tenant; when the tenant has
+// too many, it audits that and answers SlowDown. The caller closes a
+// session it got with CloseSession.
+func (q *s3Request) openSession() bool {
+	if err := q.s.d.OpenSession(q.tenant); err != nil {
+		q.s.d.Audit(EventConnRefused, "tenant", q.tenant, "session", q.id, "addr", q.r.RemoteAddr, "protocol", "s3", "reason", "too_many_sessions")
+		q.fail(errS3SlowDown)
+		return false
+	}
+	return true
+}
+
 // session is the upload session of the request, for the drop-zone.
 func (q *s3Request) session() Session {
 	return Session{ID: q.id, Tenant: q.tenant, Channel: delivery.ChannelS3, RemoteAddr: q.r.RemoteAddr,
@@ -1020,9 +1032,7 @@ func (s *S3Server) putObject(q *s3Request, name string) {
 		q.fail(err)
 		return
 	}
-	if err := s.d.OpenSession(q.tenant); err != nil {
-		s.d.Audit(EventConnRefused, "tenant", q.tenant, "session", q.id, "addr", q.r.RemoteAddr, "protocol", "s3", "reason", "too_many_sessions")
-		q.fail(errS3SlowDown)
+	if !q.openSession() {
 		return
 	}
 	defer s.d.CloseSession(q.tenant)

@@ -182,44 +182,37 @@ func (g *s3gw) client(tenant string, optFns ...func(*s3.Options)) *s3.Client {
 }
 
 // deliveries returns the committed deliveries of tenant.
-func (g *s3gw) deliveries(tenant string) []delivery.Meta {
-	g.t.Helper()
-	all, err := delivery.List(context.Background(), g.st)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	var out []delivery.Meta
-	for _, m := range all {
-		if m.Tenant == tenant {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (g *s3gw) deliveries(tenant string) []delivery.Meta { return tenantDeliveries(g.t, g.st, tenant) }
 
 // storeKeys lists the keys in the store under prefix.
-func (g *s3gw) storeKeys(prefix string) []string {
-	g.t.Helper()
-	var out []string
-	for info, err := range g.st.List(context.Background(), prefix) {
-		if err != nil {
-			g.t.Fatal(err)
-		}
-		out = append(out, info.Key)
+func (g *s3gw) storeKeys(prefix string) []string { return storeKeys(g.t, g.st, prefix) }
+
+// sendPresigned sends a presigned request with net/http, as a tool that
+// knows nothing of S3 does, and fails t unless it answers 200.
+func (g *s3gw) sendPresigned(t testing.TB, method, url string, signed http.Header, body []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	for k, v := range signed {
+		if !strings.EqualFold(k, "host") {
+			req.Header[k] = v
+		}
+	}
+	resp, err := g.httpClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("presigned %s: %s %s", method, resp.Status, answer)
+	}
 }
 
 // events returns the audit events with the given name.
-func (g *s3gw) events(name string) []string {
-	var out []string
-	for _, line := range strings.Split(g.logs.String(), "\n") {
-		if strings.Contains(line, fmt.Sprintf(`"event":%q`, name)) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
+func (g *s3gw) events(name string) []string { return auditEvents(g.logs, name) }
 
 // checkDelivery checks that tenant has exactly one delivery, of name, over
 // S3, whose stored bytes are data.
@@ -1023,24 +1016,7 @@ func TestS3Presigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(put.Method, put.URL, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range put.SignedHeader {
-		if !strings.EqualFold(k, "host") {
-			req.Header[k] = v
-		}
-	}
-	resp, err := g.httpClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("presigned PUT: %s %s", resp.Status, body)
-	}
+	g.sendPresigned(t, put.Method, put.URL, put.SignedHeader, data)
 	g.checkDelivery("acme", "presigned.age", data)
 
 	report := []byte(`{"status": "accepted"}`)
@@ -1051,11 +1027,11 @@ func TestS3Presigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err = g.httpClient().Get(get.URL)
+	resp, err := g.httpClient().Get(get.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ = io.ReadAll(resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, report) {
 		t.Errorf("presigned GET: %s %q, want %q", resp.Status, body, report)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -279,16 +280,7 @@ func TestSigV4HeaderAuth(t *testing.T) {
 			for k, v := range tt.headers {
 				r.Header.Set(k, v)
 			}
-			ak, secret, region := sv4Key, sv4Secret, sv4Region
-			if tt.ak != "" {
-				ak = tt.ak
-			}
-			if tt.secret != "" {
-				secret = tt.secret
-			}
-			if tt.region != "" {
-				region = tt.region
-			}
+			ak, secret, region := cmp.Or(tt.ak, sv4Key), cmp.Or(tt.secret, sv4Secret), cmp.Or(tt.region, sv4Region)
 			sv4Sign(t, r, tt.payload, sv4Creds(ak, secret), region, now.Add(tt.skew))
 			if tt.after != nil {
 				tt.after(r)
@@ -477,16 +469,7 @@ func TestSigV4Presigned(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Now()
-			ak, secret, region, expires := sv4Key, sv4Secret, sv4Region, tt.expires
-			if tt.ak != "" {
-				ak = tt.ak
-			}
-			if tt.secret != "" {
-				secret = tt.secret
-			}
-			if tt.region != "" {
-				region = tt.region
-			}
+			ak, secret, region, expires := cmp.Or(tt.ak, sv4Key), cmp.Or(tt.secret, sv4Secret), cmp.Or(tt.region, sv4Region), tt.expires
 			if expires == 0 {
 				expires = 900
 			}

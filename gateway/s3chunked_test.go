@@ -155,15 +155,20 @@ func sv4TrailerSignature(at time.Time, prev []byte, canonical string) string {
 // sv4SetBody replaces the body, keeping the signed Content-Length.
 func sv4SetBody(r *http.Request, b []byte) { r.Body = io.NopCloser(bytes.NewReader(b)) }
 
+// chunkedEncoded sets the request's body to c, encoded after f changed it.
+func chunkedEncoded(f func(c *sv4Chunked)) func(*http.Request, *sv4Chunked) {
+	return func(r *http.Request, c *sv4Chunked) { f(c); sv4SetBody(r, c.encode()) }
+}
+
+// chunkedRaw sets the request's body to c's encoding as f changed it.
+func chunkedRaw(f func([]byte) []byte) func(*http.Request, *sv4Chunked) {
+	return func(r *http.Request, c *sv4Chunked) { sv4SetBody(r, f(c.encode())) }
+}
+
 func TestChunkedSigned(t *testing.T) {
 	const K = 64 << 10
 	data := sv4Random(3*K + 123)
-	encode := func(f func(c *sv4Chunked)) func(*http.Request, *sv4Chunked) {
-		return func(r *http.Request, c *sv4Chunked) { f(c); sv4SetBody(r, c.encode()) }
-	}
-	raw := func(f func([]byte) []byte) func(*http.Request, *sv4Chunked) {
-		return func(r *http.Request, c *sv4Chunked) { sv4SetBody(r, f(c.encode())) }
-	}
+	encode, raw := chunkedEncoded, chunkedRaw
 	tests := []struct {
 		name     string
 		data     []byte
@@ -305,12 +310,7 @@ func TestChunkedTrailer(t *testing.T) {
 	})
 
 	small := data[:500]
-	encode := func(f func(c *sv4Chunked)) func(*http.Request, *sv4Chunked) {
-		return func(r *http.Request, c *sv4Chunked) { f(c); sv4SetBody(r, c.encode()) }
-	}
-	raw := func(f func([]byte) []byte) func(*http.Request, *sv4Chunked) {
-		return func(r *http.Request, c *sv4Chunked) { sv4SetBody(r, f(c.encode())) }
-	}
+	encode, raw := chunkedEncoded, chunkedRaw
 	tests := []struct {
 		name     string
 		mode     string

@@ -251,9 +251,7 @@ func (s *S3Server) uploadPart(q *s3Request, name string, nameOK bool, id, number
 		q.fail(err)
 		return
 	}
-	if err := s.d.OpenSession(q.tenant); err != nil {
-		s.d.Audit(EventConnRefused, "tenant", q.tenant, "session", q.id, "addr", q.r.RemoteAddr, "protocol", "s3", "reason", "too_many_sessions")
-		q.fail(errS3SlowDown)
+	if !q.openSession() {
 		return
 	}
 	defer s.d.CloseSession(q.tenant)
@@ -399,9 +397,7 @@ func (s *S3Server) completeMultipartUpload(q *s3Request, name string, nameOK boo
 		s.mu.Unlock()
 	}()
 	defer s.hold(dir)()
-	if err := s.d.OpenSession(q.tenant); err != nil {
-		s.d.Audit(EventConnRefused, "tenant", q.tenant, "session", q.id, "addr", q.r.RemoteAddr, "protocol", "s3", "reason", "too_many_sessions")
-		q.fail(errS3SlowDown)
+	if !q.openSession() {
 		return
 	}
 	defer s.d.CloseSession(q.tenant)

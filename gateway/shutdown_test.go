@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
+	"os/exec"
 	"slices"
 	"syscall"
 	"testing"
@@ -23,10 +24,24 @@ import (
 // It returns a channel that receives the client's exit code, and its output.
 func shutdownClient(t *testing.T, g *gw, name string, data []byte, kbits string) (chan int, *bytes.Buffer) {
 	t.Helper()
+	cmd, out := startSlowPut(t, g, name, data, kbits)
+	exit := make(chan int, 1)
+	go func() {
+		cmd.Wait()
+		exit <- cmd.ProcessState.ExitCode()
+	}()
+	return exit, out
+}
+
+// startSlowPut starts an sftp upload of data as tenant acme, limited to
+// kbits Kbit/s, in a process group of its own that is killed when the test
+// ends. The caller waits for cmd.
+func startSlowPut(t *testing.T, g *gw, name string, data []byte, kbits string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	g.file(name, data)
 	cmd := g.xferSFTPCmd("acme", "put "+name+" /upload/"+name+"\n", "-l", kbits)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = 5 * time.Second // ssh may hold the output pipes a moment longer
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -34,12 +49,7 @@ func shutdownClient(t *testing.T, g *gw, name string, data []byte, kbits string)
 	}
 	pid := cmd.Process.Pid
 	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
-	exit := make(chan int, 1)
-	go func() {
-		cmd.Wait()
-		exit <- cmd.ProcessState.ExitCode()
-	}()
-	return exit, &out
+	return cmd, &out
 }
 
 // closing reports whether Shutdown has begun.

@@ -306,17 +306,8 @@ func TestTransferClientKilled(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			g := startGateway(t, nil)
-			g.file("k.age", ageBytes(20_000_000))
-			cmd := g.xferSFTPCmd("acme", "put k.age /upload/k.age\n", "-l", "800")
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			cmd.WaitDelay = 5 * time.Second // ssh may hold the output pipes a moment longer
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, _ := startSlowPut(t, g, "k.age", ageBytes(20_000_000), "800")
 			pid := cmd.Process.Pid
-			t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
 			xferWait(t, "the server to receive data", func() bool { return g.xferUploadActive("k.age", 64<<10) != nil })
 			if tc.group {
 				syscall.Kill(-pid, syscall.SIGKILL)

@@ -25,7 +25,7 @@ import (
 
 func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("process", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	cfgPath := configFlag(fs)
 	metricsFile := fs.String("metrics-file", "", "after a successful run, write its metrics to this file in Prometheus text format\n"+
 		"(atomically, for node_exporter's textfile collector: name it *.prom)")
 	if err := parseFlags(fs, args); err != nil {
@@ -128,7 +128,7 @@ func printSummary(w io.Writer, s processor.Summary, took time.Duration) {
 
 func cmdDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("deliver", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	cfgPath := configFlag(fs)
 	tenant := fs.String("tenant", "", "tenant id the files are delivered for (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -183,7 +183,7 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errUsage
 	}
 	fs := newFlags("deliveries list", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	cfgPath := configFlag(fs)
 	tenant := fs.String("tenant", "", "only this tenant")
 	since := fs.String("since", "", "only deliveries received on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)")
 	asJSON := fs.Bool("json", false, "one JSON object a line, for scripts")
@@ -370,7 +370,7 @@ func cmdTenants(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	fs := newFlags("tenants "+args[0], stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -398,7 +398,7 @@ func cmdTenants(args []string, stdout, stderr io.Writer) error {
 // same on every gateway of one deployment and never stored.
 func cmdTenantsS3Credentials(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tenants s3-credentials", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

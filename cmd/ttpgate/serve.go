@@ -36,7 +36,7 @@ type listener struct {
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
+	cfgPath := configFlag(fs)
 	grace := fs.Duration("grace", 30*time.Second, "on SIGINT/SIGTERM, how long uploads in progress may take to finish")
 	drainDelay := fs.Duration("drain-delay", 0, "on SIGINT/SIGTERM, how long to go on accepting new sessions while /readyz says 503, so that load balancers stop sending first (e.g. 10s behind one)")
 	if err := parseFlags(fs, args); err != nil {

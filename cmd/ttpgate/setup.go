@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"flag"
 	"strings"
 
 	"errors"
@@ -93,6 +94,12 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 		path = p
 	}
 	return config.Load(path)
+}
+
+// configFlag defines the --config flag every command that reads the
+// configuration has.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default: the development setup in ./"+devDir+")")
 }
 
 // instruments merges the configured instruments over the defaults: an entry
